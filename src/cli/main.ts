@@ -1,0 +1,104 @@
+import { Command, CommanderError, Option } from 'commander';
+import { LockboxError } from '../errors.js';
+import type { GlobalOptions } from './context.js';
+
+/**
+ * The `lockbox` command line. Command modules load lazily so that `lockbox get` pays only for
+ * what it uses. Every failure prints one line naming the cause and the fix, and exits non-zero.
+ */
+const program = new Command('lockbox')
+  .description('one CLI for secrets on every backend (docs/cli.md)')
+  .version('0.1.0', '-V, --cli-version')
+  .option('-c, --config <file>', 'lockbox.yaml to use (default: $LOCKBOX_CONFIG or ./lockbox.yaml)')
+  .option('-p, --provider <id>', 'configured provider to use instead of the chain')
+  .option('-t, --tenant <id>', 'tenant (scope): tenant values first, then global ones')
+  .option('--json', 'machine-readable output')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+type Handler = (...args: never[]) => Promise<unknown>;
+function action<M>(load: () => Promise<M>, pick: (module: M) => Handler) {
+  return async (...args: unknown[]): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    const positional = args.slice(0, -2);
+    const handler = pick(await load()) as (...a: unknown[]) => Promise<unknown>;
+    await handler(...positional, { ...globals(), ...command.opts() });
+  };
+}
+const secrets = () => import('./commands/secrets.js');
+
+program.command('init').description('write lockbox.yaml, a master key file and the local store; update .gitignore')
+  .option('--dir <dir>', 'directory to initialise (default: the current one)')
+  .action(action(() => import('./commands/init.js'), (m) => m.init));
+
+program.command('get <name>').description('print a secret value (NAME may be a reference: provider:name@version#field)')
+  .option('--version <version>', 'version number or current|previous|pending')
+  .option('--field <field>', 'top-level key or JSON pointer (/a/b) of a JSON value')
+  .action(action(secrets, (m) => m.get));
+
+program.command('set <name>').description('write a new version; the value comes from stdin, --from-file or --generate')
+  .option('--from-file <path>', 'read the value from a file (one trailing newline stripped)')
+  .addOption(new Option('--generate [length]', 'generate a random value (default 32 characters)'))
+  .option('--ttl <duration>', 'expire the version after this long (30m, 12h, 7d)')
+  .option('--tag <key=value...>', 'tag the version (repeatable)')
+  .option('--pending', 'stage the version as pending instead of current')
+  .action(action(secrets, (m) => m.set));
+
+program.command('delete <name>').description('soft-delete a secret (lockbox undelete restores it), or --destroy it')
+  .option('--destroy', 'erase the values for good')
+  .option('--version <version>', 'with --destroy: only this version')
+  .action(action(secrets, (m) => m.remove));
+
+program.command('undelete <name>').description('restore a soft-deleted secret')
+  .action(action(secrets, (m) => m.undelete));
+
+program.command('list [prefix]').description('list secret names (never values) across the chain')
+  .action(action(secrets, (m) => m.list));
+
+program.command('versions <name>').description('list the versions of a secret with their labels')
+  .action(action(secrets, (m) => m.versions));
+
+program.command('rollback <name> [version]').description('make an old version (default: previous) the new current one')
+  .action(action(secrets, (m) => m.rollback));
+
+program.command('rotate <name>').description('write a new current version (generated unless --from-file); the old one stays as @previous')
+  .option('--from-file <path>', 'read the new value from a file')
+  .addOption(new Option('--generate [length]', 'generate a random value of this length (default 32)'))
+  .action(action(secrets, (m) => m.rotate));
+
+program.command('run').description("run a command with the config's env: mapping resolved; its output is masked")
+  .argument('<command...>', 'the command and its arguments, after --')
+  .option('--no-mask', 'do not mask secret values in the output')
+  .passThroughOptions()
+  .action(action(() => import('./commands/run.js'), (m) => m.run));
+
+program.command('resolve <file>').description('print FILE (yaml, json, env or text) with every ${secret:…} resolved')
+  .option('--format <format>', 'output format: yaml | json | env | text (default: the input format)')
+  .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
+  .action(action(() => import('./commands/resolve.js'), (m) => m.resolve));
+
+program.command('check <file>').description('check that every reference in FILE resolves (prints no values)')
+  .action(action(() => import('./commands/resolve.js'), (m) => m.check));
+
+program.command('health').description('check every configured provider (exit 1 when one is down)')
+  .action(action(() => import('./commands/health.js'), (m) => m.health));
+
+program.parseAsync(process.argv).catch(fail);
+
+async function fail(error: unknown): Promise<void> {
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') process.exit(0);
+    process.exit(2); // commander already printed "error: …" and the usage hint
+  }
+  const { globalRedactor } = await import('../redaction/index.js');
+  if (error instanceof LockboxError) {
+    process.stderr.write(`lockbox: ${error.code}: ${globalRedactor.mask(error.describe())}\n`);
+    if (process.env.LOCKBOX_DEBUG && error.stack) process.stderr.write(`${globalRedactor.mask(error.stack)}\n`);
+    process.exit((error as { exitCode?: number }).exitCode ?? 1);
+  }
+  const e = error as { name?: string; code?: string; stack?: string };
+  process.stderr.write(`lockbox: unexpected ${e.name ?? 'error'}${e.code ? ` (${e.code})` : ''} — rerun with LOCKBOX_DEBUG=1 for details and report it\n`);
+  if (process.env.LOCKBOX_DEBUG && e.stack) process.stderr.write(`${globalRedactor.mask(e.stack)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,195 @@
+import { isTransient } from '../errors.js';
+import type {
+  DeleteOptions, HealthStatus, Provider, SecretListing, SecretMetadata, SecretRecord, SecretRef,
+  SecretVersion, SetOptions,
+} from '../types.js';
+import type { SecretValue } from '../secret-value.js';
+
+/** Cache settings; durations in milliseconds. */
+export interface CacheOptions {
+  /** How long a value is served without asking the provider. @default 300000 (5 min) */
+  ttlMs?: number;
+  /** How long a not-found answer is remembered (writes through lockbox clear it). @default 30000 */
+  negativeTtlMs?: number;
+  /** Most entries kept; the least recently used go first. @default 10000 */
+  maxEntries?: number;
+  /**
+   * How long past its TTL a value may still be served when the provider fails transiently
+   * (network, timeout, 5xx, throttling). Never for not-found or denied. 0 disables. @default 3600000 (1 h)
+   */
+  staleIfErrorMs?: number;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** Counters reported in `manager.metrics()`. */
+export interface CacheCounters { hits: number; misses: number; stale: number; errors: number; evictions: number; entries: number }
+
+interface Entry { record: SecretRecord | null; fetchedAt: number; freshUntil: number; touched: boolean }
+
+/** A peek into the cache: `undefined` means "not cached, ask the provider". */
+export type Peek = SecretRecord | null | undefined;
+
+/**
+ * Wraps any provider with a TTL + LRU cache, single-flight for concurrent misses and
+ * stale-if-error for transient failures. Writes through the wrapper invalidate every cached
+ * version of the written secret.
+ */
+export class CachedProvider implements Provider {
+  readonly id: string;
+  readonly type: string;
+  readonly capabilities: Provider['capabilities'];
+  readonly counters: CacheCounters = { hits: 0, misses: 0, stale: 0, errors: 0, evictions: 0, entries: 0 };
+  readonly #inner: Provider;
+  readonly #entries = new Map<string, Entry>();
+  readonly #inflight = new Map<string, Promise<SecretRecord | null>>();
+  readonly #ttl: number;
+  readonly #negativeTtl: number;
+  readonly #max: number;
+  readonly #staleWindow: number;
+  readonly #now: () => number;
+
+  constructor(inner: Provider, options: CacheOptions = {}) {
+    this.#inner = inner;
+    this.id = inner.id;
+    this.type = inner.type;
+    this.capabilities = inner.capabilities;
+    this.#ttl = options.ttlMs ?? 300_000;
+    this.#negativeTtl = options.negativeTtlMs ?? 30_000;
+    this.#max = Math.max(1, options.maxEntries ?? 10_000);
+    this.#staleWindow = options.staleIfErrorMs ?? 3_600_000;
+    this.#now = options.now ?? Date.now;
+    if (inner.list) this.list = (prefix, scope) => inner.list!(prefix, scope);
+    if (inner.versions) this.versions = (ref) => inner.versions!(ref);
+    if (inner.set) this.set = this.#set;
+    if (inner.delete) this.delete = this.#delete;
+    if (inner.undelete) this.undelete = this.#undelete;
+  }
+
+  /** The wrapped provider. */
+  get inner(): Provider {
+    return this.#inner;
+  }
+
+  list?: (prefix?: string, scope?: string) => Promise<SecretListing[]>;
+  versions?: (ref: SecretRef) => Promise<SecretVersion[]>;
+  set?: (ref: SecretRef, value: SecretValue, opts?: SetOptions) => Promise<SecretMetadata>;
+  delete?: (ref: SecretRef, opts?: DeleteOptions) => Promise<void>;
+  undelete?: (ref: SecretRef) => Promise<void>;
+
+  /** Synchronous look-up of a fresh entry (the manager's fast path); counts a hit when found. */
+  peek(ref: SecretRef): Peek {
+    const entry = this.#entries.get(cacheKey(ref));
+    if (entry === undefined || entry.freshUntil <= this.#now()) return undefined;
+    entry.touched = true;
+    this.counters.hits++;
+    return entry.record;
+  }
+
+  get(ref: SecretRef): Promise<SecretRecord | null> {
+    const key = cacheKey(ref);
+    const entry = this.#entries.get(key);
+    const now = this.#now();
+    if (entry !== undefined && entry.freshUntil > now) {
+      entry.touched = true;
+      this.counters.hits++;
+      return Promise.resolve(entry.record);
+    }
+    const pending = this.#inflight.get(key);
+    if (pending) return pending;
+    this.counters.misses++;
+    const load = this.#load(key, ref, entry).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, load);
+    return load;
+  }
+
+  async health(): Promise<HealthStatus> {
+    return this.#inner.health();
+  }
+
+  async dispose(): Promise<void> {
+    this.clear();
+    await this.#inner.dispose?.();
+  }
+
+  /** Drops every cached version of one secret. */
+  invalidate(ref: SecretRef): void {
+    const prefix = `${ref.scope ?? ''}\u0000${ref.name}\u0000`;
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+    this.counters.entries = this.#entries.size;
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.#entries.clear();
+    this.counters.entries = 0;
+  }
+
+  async #load(key: string, ref: SecretRef, previous: Entry | undefined): Promise<SecretRecord | null> {
+    let record: SecretRecord | null;
+    try {
+      record = await this.#inner.get(ref);
+    } catch (error) {
+      this.counters.errors++;
+      const now = this.#now();
+      if (previous?.record && isTransient(error) && now - previous.freshUntil < this.#staleWindow) {
+        this.counters.stale++;
+        return previous.record;
+      }
+      throw error;
+    }
+    const now = this.#now();
+    const ttl = record === null ? this.#negativeTtl : this.#ttl;
+    const expiresAt = record?.metadata.expiresAt?.getTime();
+    const freshUntil = Math.min(now + ttl, expiresAt ?? Infinity);
+    if (ttl > 0) this.#store(key, { record, fetchedAt: now, freshUntil, touched: false });
+    return record;
+  }
+
+  #store(key: string, entry: Entry): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    // Second-chance eviction: an entry used since it was last looked at gets moved to the back.
+    let guard = this.#entries.size * 2;
+    while (this.#entries.size > this.#max && guard-- > 0) {
+      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Entry];
+      this.#entries.delete(oldestKey);
+      if (oldest.touched && guard > 0) {
+        oldest.touched = false;
+        this.#entries.set(oldestKey, oldest);
+      } else {
+        this.counters.evictions++;
+      }
+    }
+    this.counters.entries = this.#entries.size;
+  }
+
+  async #set(ref: SecretRef, value: SecretValue, opts?: SetOptions): Promise<SecretMetadata> {
+    try {
+      return await this.#inner.set!(ref, value, opts);
+    } finally {
+      this.invalidate(ref);
+    }
+  }
+
+  async #delete(ref: SecretRef, opts?: DeleteOptions): Promise<void> {
+    try {
+      await this.#inner.delete!(ref, opts);
+    } finally {
+      this.invalidate(ref);
+    }
+  }
+
+  async #undelete(ref: SecretRef): Promise<void> {
+    try {
+      await this.#inner.undelete!(ref);
+    } finally {
+      this.invalidate(ref);
+    }
+  }
+}
+
+/** Cache key: scope, name and version (the provider is the cache instance itself). */
+export function cacheKey(ref: SecretRef): string {
+  return `${ref.scope ?? ''}\u0000${ref.name}\u0000${ref.version ?? 'current'}`;
+}

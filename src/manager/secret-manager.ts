@@ -1,0 +1,293 @@
+import { CapabilityError, LockboxError, NotFoundError, isTransient } from '../errors.js';
+import { generateSecret, type GeneratorOptions } from '../generate.js';
+import { extractField } from '../json-field.js';
+import { assertValidName, assertValidScope } from '../names.js';
+import { SecretValue } from '../secret-value.js';
+import type {
+  DeleteOptions, HealthStatus, Provider, SecretListing, SecretMetadata, SecretRecord, SecretRef,
+  SecretVersion, SetOptions,
+} from '../types.js';
+import { CachedProvider, type CacheOptions } from './cache.js';
+import { ManagerMetrics, type MetricsSnapshot } from './metrics.js';
+
+/** Where values read through the manager are registered for masking (a Redactor). */
+export interface ValueRegistry { register(value: SecretValue): void }
+
+/** Outcome of one reference in a batch (what the reference resolver consumes). */
+export type FetchOutcome = { status: 'found'; value: SecretValue } | { status: 'missing' } | { status: 'error'; error: unknown };
+
+export interface SecretManagerOptions {
+  /** Providers, in chain order unless `chain` says otherwise. */
+  providers: Provider[];
+  /** Provider ids in look-up order. @default every provider, in the order given */
+  chain?: string[];
+  /** Provider that takes writes that name none. @default the chain's first writable provider */
+  defaultProvider?: string;
+  /** Cache settings, or false to read providers directly. @default {} (5 min TTL) */
+  cache?: CacheOptions | false;
+  /** Default tenant for calls that give none. @default undefined (global) */
+  scope?: string;
+  /** For a tenant look-up that finds nothing, also try the global name. @default true */
+  tenantFallback?: boolean;
+  /** Registry of read values, for masking output. @default none */
+  redactor?: ValueRegistry;
+}
+
+/** Options of calls that address one secret. */
+export type AddressOptions = Omit<SecretRef, 'name'>;
+/** A secret name, or a full SecretRef. */
+export type SecretAddress = string | SecretRef;
+
+/**
+ * The one entry point: an ordered chain of providers, each wrapped in the cache, with
+ * tenant-before-global look-ups, writes to the first writable provider, versions, rollback
+ * and rotation on any provider that keeps versions.
+ */
+export class SecretManager {
+  readonly #providers = new Map<string, Provider>();
+  readonly #chain: Provider[];
+  readonly #defaultWriter?: string;
+  readonly #scope?: string;
+  readonly #tenantFallback: boolean;
+  readonly #redactor?: ValueRegistry;
+  readonly #metrics = new ManagerMetrics();
+
+  constructor(options: SecretManagerOptions) {
+    for (const provider of options.providers) {
+      if (this.#providers.has(provider.id)) throw new LockboxError('INVALID_INPUT', `two providers have the id "${provider.id}"`, { hint: 'give every provider a unique id' });
+      this.#providers.set(provider.id, options.cache === false ? provider : new CachedProvider(provider, options.cache));
+    }
+    const chainIds = options.chain ?? options.providers.map((p) => p.id);
+    this.#chain = chainIds.map((id) => this.provider(id));
+    if (options.defaultProvider) this.provider(options.defaultProvider);
+    this.#defaultWriter = options.defaultProvider;
+    this.#scope = options.scope;
+    this.#tenantFallback = options.tenantFallback ?? true;
+    this.#redactor = options.redactor;
+  }
+
+  /** A configured provider (cache-wrapped) by id; UNKNOWN_PROVIDER names the known ids. */
+  provider(id: string): Provider {
+    const provider = this.#providers.get(id);
+    if (!provider) {
+      throw new LockboxError('UNKNOWN_PROVIDER', `no provider with id "${id}"`, {
+        hint: `configured providers: ${[...this.#providers.keys()].join(', ') || 'none'}`,
+      });
+    }
+    return provider;
+  }
+
+  /** Provider ids in look-up order. */
+  get chain(): string[] {
+    return this.#chain.map((p) => p.id);
+  }
+
+  /** Reads a secret; null when no provider in the chain has it. `#field` is applied when given. */
+  get(address: SecretAddress, options: AddressOptions = {}): Promise<SecretRecord | null> {
+    const ref = this.#ref(address, options);
+    // Fast path: a fresh cache entry in the first provider answers without any await.
+    if (ref.provider === undefined && ref.field === undefined) {
+      const first = this.#chain[0];
+      if (first instanceof CachedProvider) {
+        const hit = first.peek(ref);
+        if (hit && hit.metadata.scope === ref.scope) {
+          this.#metrics.count('get');
+          return Promise.resolve(hit);
+        }
+      }
+    }
+    return this.#get(ref);
+  }
+
+  /** Like get, but a missing secret is a NotFoundError. */
+  async require(address: SecretAddress, options: AddressOptions = {}): Promise<SecretRecord> {
+    const ref = this.#ref(address, options);
+    const record = await this.#get(ref);
+    if (!record) throw new NotFoundError(describeRef(ref));
+    return record;
+  }
+
+  /** A specific version (number or current | previous | pending). */
+  getVersion(address: SecretAddress, version: string, options: AddressOptions = {}): Promise<SecretRecord | null> {
+    return this.get(address, { ...options, version });
+  }
+
+  /** Reads many secrets; one entry per address, null for missing. Throws on the first failure. */
+  async getMany(addresses: SecretAddress[], options: AddressOptions = {}): Promise<(SecretRecord | null)[]> {
+    return Promise.all(addresses.map((address) => this.get(address, options)));
+  }
+
+  /** Reads many references without throwing: each outcome says found, missing or error. */
+  async fetchMany(refs: SecretRef[]): Promise<FetchOutcome[]> {
+    return Promise.all(refs.map(async (ref): Promise<FetchOutcome> => {
+      try {
+        const record = await this.get(ref);
+        return record ? { status: 'found', value: record.value } : { status: 'missing' };
+      } catch (error) {
+        return { status: 'error', error };
+      }
+    }));
+  }
+
+  /** Writes a new version to the named provider, the default provider or the chain's first writable one. */
+  async set(address: SecretAddress, value: string | SecretValue, options: AddressOptions & SetOptions = {}): Promise<SecretMetadata> {
+    const ref = this.#ref(address, options);
+    const provider = this.#writer(ref.provider, 'writes');
+    const secret = SecretValue.from(value);
+    return this.#metrics.time('set', provider.id, () => provider.set!(ref, secret, options));
+  }
+
+  /** Deletes a secret (soft by default: `undelete` brings it back; mode 'destroy' erases). */
+  async delete(address: SecretAddress, options: AddressOptions & DeleteOptions = {}): Promise<void> {
+    const ref = this.#ref(address, options);
+    const provider = await this.#owner(ref, 'delete');
+    if (!provider.delete) throw new CapabilityError(provider.id, 'delete');
+    await this.#metrics.time('delete', provider.id, () => provider.delete!(ref, options));
+  }
+
+  /** Brings back a soft-deleted secret. */
+  async undelete(address: SecretAddress, options: AddressOptions = {}): Promise<void> {
+    const ref = this.#ref(address, options);
+    const provider = this.#writer(ref.provider, 'undelete');
+    if (!provider.undelete) throw new CapabilityError(provider.id, 'undelete');
+    await this.#metrics.time('undelete', provider.id, () => provider.undelete!(ref));
+  }
+
+  /** Names under a prefix across the chain (the first provider holding a name wins). */
+  async list(prefix = '', options: { scope?: string; provider?: string } = {}): Promise<(SecretListing & { provider: string })[]> {
+    const scope = options.scope ?? this.#scope;
+    const providers = options.provider ? [this.provider(options.provider)] : this.#chain;
+    const seen = new Map<string, SecretListing & { provider: string }>();
+    for (const provider of providers) {
+      if (!provider.list) continue;
+      const listings = await this.#metrics.time('list', provider.id, () => provider.list!(prefix, scope));
+      for (const listing of listings) if (!seen.has(listing.name)) seen.set(listing.name, { ...listing, provider: provider.id });
+    }
+    return [...seen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Every version of a secret, oldest first, from the provider that holds it. */
+  async versions(address: SecretAddress, options: AddressOptions = {}): Promise<SecretVersion[]> {
+    const ref = this.#ref(address, options);
+    const provider = await this.#owner(ref, 'versions');
+    if (!provider.versions) throw new CapabilityError(provider.id, 'versions', 'this backend keeps one version only');
+    return this.#metrics.time('versions', provider.id, () => provider.versions!(ref));
+  }
+
+  /** Writes an old version's value as the new current version (history is never rewritten). */
+  async rollback(address: SecretAddress, version: string = 'previous', options: AddressOptions = {}): Promise<SecretMetadata> {
+    const ref = this.#ref(address, options);
+    const provider = await this.#owner(ref, 'rollback');
+    const old = await provider.get({ ...ref, version, field: undefined });
+    if (!old) throw new NotFoundError(`${describeRef(ref)} version ${version}`);
+    if (!provider.set) throw new CapabilityError(provider.id, 'rollback');
+    return this.#metrics.time('rollback', provider.id, () => provider.set!({ ...ref, version: undefined }, old.value, { tags: old.metadata.tags }));
+  }
+
+  /** Writes a new current version: the value given, or a generated one. The old one stays as `previous`. */
+  async rotate(address: SecretAddress, options: AddressOptions & { value?: string | SecretValue; generate?: GeneratorOptions | number } = {}): Promise<SecretMetadata> {
+    const ref = this.#ref(address, options);
+    const provider = await this.#owner(ref, 'rotate');
+    if (!provider.set) throw new CapabilityError(provider.id, 'rotate');
+    const generator = typeof options.generate === 'number' ? { length: options.generate } : options.generate;
+    const value = options.value !== undefined ? SecretValue.from(options.value) : new SecretValue(generateSecret(generator));
+    return this.#metrics.time('rotate', provider.id, () => provider.set!({ ...ref, version: undefined }, value));
+  }
+
+  /** Live health of every provider; ready only when all are. */
+  async health(): Promise<{ status: HealthStatus['status']; providers: HealthStatus[] }> {
+    const providers = await Promise.all([...this.#providers.values()].map((p) => checkHealth(p)));
+    const status = providers.every((p) => p.status === 'ready') ? 'ready' : providers.some((p) => p.status === 'ready') ? 'degraded' : 'down';
+    return { status, providers };
+  }
+
+  /** Counters: operations, per-provider calls and errors, and cache hits/misses/stale. */
+  metrics(): MetricsSnapshot {
+    const caches = [...this.#providers.values()].filter((p): p is CachedProvider => p instanceof CachedProvider);
+    return this.#metrics.snapshot(caches);
+  }
+
+  /** Closes every provider (database handles, timers). */
+  async dispose(): Promise<void> {
+    await Promise.all([...this.#providers.values()].map((p) => p.dispose?.()));
+  }
+
+  async #get(ref: SecretRef): Promise<SecretRecord | null> {
+    this.#metrics.count('get');
+    const providers = ref.provider !== undefined ? [this.provider(ref.provider)] : this.#chain;
+    const scopes = ref.scope !== undefined && this.#tenantFallback && ref.provider === undefined ? [ref.scope, undefined] : [ref.scope];
+    let transientFailure: unknown;
+    for (const scope of scopes) {
+      for (const provider of providers) {
+        let record: SecretRecord | null;
+        try {
+          record = await this.#metrics.time('get', provider.id, () => provider.get({ ...ref, scope, field: undefined }));
+        } catch (error) {
+          if (!isTransient(error)) throw error;
+          transientFailure ??= error;
+          continue;
+        }
+        // In the tenant pass, a provider's own global fallback answer waits for the global pass,
+        // so that every provider's tenant value comes before any global one.
+        if (!record || (scope !== undefined && scopes.length > 1 && record.metadata.scope !== scope)) continue;
+        this.#redactor?.register(record.value);
+        if (ref.field === undefined) return record;
+        const value = extractField(record.value, ref.field, describeRef(ref));
+        this.#redactor?.register(value);
+        return { ...record, value };
+      }
+    }
+    if (transientFailure) throw transientFailure;
+    return null;
+  }
+
+  /** The provider that holds a secret (for delete/versions/rollback/rotate). */
+  async #owner(ref: SecretRef, operation: string): Promise<Provider> {
+    if (ref.provider !== undefined) return this.provider(ref.provider);
+    for (const provider of this.#chain) {
+      if (await provider.get({ ...ref, version: undefined, field: undefined })) return provider;
+    }
+    if (operation === 'rotate') return this.#writer(undefined, 'rotation');
+    throw new NotFoundError(describeRef(ref));
+  }
+
+  #writer(id: string | undefined, operation: string): Provider {
+    if (id !== undefined || this.#defaultWriter !== undefined) {
+      const provider = this.provider((id ?? this.#defaultWriter)!);
+      if (!provider.capabilities.write || !provider.set) throw new CapabilityError(provider.id, operation);
+      return provider;
+    }
+    const writable = this.#chain.find((p) => p.capabilities.write && p.set);
+    if (!writable) throw new CapabilityError(this.chain.join(', ') || 'chain', operation, 'no provider in the chain is writable: add a `local` provider (run `lockbox init`)');
+    return writable;
+  }
+
+  #ref(address: SecretAddress, options: AddressOptions): SecretRef {
+    const base: SecretRef = typeof address === 'string' ? { name: address } : address;
+    const ref: SecretRef = {
+      name: base.name,
+      provider: options.provider ?? base.provider,
+      scope: options.scope ?? base.scope ?? this.#scope,
+      version: options.version ?? base.version,
+      field: options.field ?? base.field,
+    };
+    assertValidName(ref.name);
+    if (ref.scope !== undefined) assertValidScope(ref.scope);
+    return ref;
+  }
+}
+
+async function checkHealth(provider: Provider): Promise<HealthStatus> {
+  const started = performance.now();
+  try {
+    return await provider.health();
+  } catch (error) {
+    const message = error instanceof LockboxError ? error.message : `health check failed (${(error as { code?: string }).code ?? 'error'})`;
+    return { provider: provider.id, status: 'down', latencyMs: performance.now() - started, message };
+  }
+}
+
+/** `provider:name@version#field` (tenant in brackets), for messages. Never a value. */
+export function describeRef(ref: SecretRef): string {
+  return `${ref.provider ? `${ref.provider}:` : ''}${ref.scope ? `[${ref.scope}] ` : ''}${ref.name}${ref.version ? `@${ref.version}` : ''}${ref.field ? `#${ref.field}` : ''}`;
+}
