@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { LockboxError } from '../errors.js';
 import { loadProviderModule } from '../providers/registry.js';
 import {
-  configFileSchema, defaultCacheConfig, defaultProviders, knownKeysAt,
+  closestKey, configFileSchema, defaultCacheConfig, defaultProviders, knownKeysAt,
   type ConfigFile, type LoadedConfig, type ProviderConfig,
 } from './schema.js';
 
@@ -146,8 +146,9 @@ function checkProviderIds(fileConfig: ConfigFile, sources: ProviderSource[], pro
     if (first !== index) problems.add(['providers', index, 'id'], `duplicate provider id "${id}" (also providers[${first}].id)`);
   });
   const known = `configured ids: ${[...new Set(ids)].join(', ')}`;
-  fileConfig.chain?.forEach((id, index) => {
+  fileConfig.chain?.forEach((id, index, chain) => {
     if (!ids.includes(id)) problems.add(['chain', index], `unknown provider id "${id}" (${known})`);
+    else if (chain.indexOf(id) !== index) problems.add(['chain', index], `provider id "${id}" is listed twice`);
   });
   const defaultProvider = fileConfig.default_provider;
   if (defaultProvider !== undefined && !ids.includes(defaultProvider)) {
@@ -232,19 +233,23 @@ function interpolateText(text: string, path: KeyPath, env: Record<string, string
 
 /** Problems found in one file, each at a key path; formatted with line numbers, values never shown. */
 class ProblemList {
-  readonly #items: string[] = [];
+  readonly #items: Array<{ line: number; text: string }> = [];
 
   constructor(readonly file: string, private readonly doc: Document, private readonly lineCounter: LineCounter) {}
 
   add(path: KeyPath, problem: string): void {
-    this.#items.push(this.describe(path, problem));
+    const line = this.#lineOf(path);
+    this.#items.push({ line: line ?? 0, text: formatProblem(path, line, problem) });
   }
 
   addZodIssues(issues: z.ZodIssue[], prefix: KeyPath, schema: z.ZodTypeAny): void {
     for (const issue of issues) {
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeysAt(schema, issue.path);
-        for (const key of issue.keys) this.add([...prefix, ...issue.path, key], `unknown key "${key}"${didYouMean(key, known)}`);
+        for (const key of issue.keys) {
+          const suggestion = closestKey(key, known);
+          this.add([...prefix, ...issue.path, key], `unknown key "${key}"${suggestion ? `, did you mean "${suggestion}"?` : ''}`);
+        }
       } else {
         this.add([...prefix, ...issue.path], describeIssue(issue));
       }
@@ -253,18 +258,17 @@ class ProblemList {
 
   /** `providers[1].options.secrets_dir (line 7): problem`. */
   describe(path: KeyPath, problem: string): string {
-    const line = this.#lineOf(path);
-    return `${formatKeyPath(path)}${line === undefined ? '' : ` (line ${line})`}: ${problem}`;
+    return formatProblem(path, this.#lineOf(path), problem);
   }
 
   throwIfAny(): void {
     if (this.#items.length > 0) this.fail();
   }
 
-  /** Throws CONFIG_INVALID listing the first problems. */
+  /** Throws CONFIG_INVALID listing the first problems, in file order. */
   fail(): never {
     const count = this.#items.length;
-    const listed = this.#items.slice(0, MAX_LISTED_PROBLEMS);
+    const listed = [...this.#items].sort((a, b) => a.line - b.line).slice(0, MAX_LISTED_PROBLEMS).map((item) => item.text);
     const more = count > listed.length ? `\n  … and ${count - listed.length} more` : '';
     const body = count === 1 ? listed[0] : `${count} problems:\n  - ${listed.join('\n  - ')}${more}`;
     throw new LockboxError('CONFIG_INVALID', `${this.file}: ${body}`, { hint: 'docs/config.md lists every key' });
@@ -287,6 +291,10 @@ class ProblemList {
   }
 }
 
+function formatProblem(path: KeyPath, line: number | undefined, problem: string): string {
+  return `${formatKeyPath(path)}${line === undefined ? '' : ` (line ${line})`}: ${problem}`;
+}
+
 function formatKeyPath(path: KeyPath): string {
   if (path.length === 0) return '(top level)';
   return path.map((segment, index) => {
@@ -306,28 +314,4 @@ function describeIssue(issue: z.ZodIssue): string {
     default:
       return issue.message;
   }
-}
-
-function didYouMean(key: string, known: string[]): string {
-  let best: string | undefined;
-  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
-  for (const candidate of known) {
-    const distance = candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, candidate);
-    if (distance < bestDistance) { best = candidate; bestDistance = distance; }
-  }
-  return best === undefined ? '' : `, did you mean "${best}"?`;
-}
-
-/** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
-function editDistance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
-      rows[i]![j] = best;
-    }
-  }
-  return rows[a.length]![b.length]!;
 }

@@ -7,14 +7,13 @@ import type {
   DeleteOptions, HealthStatus, Provider, SecretListing, SecretMetadata, SecretRecord, SecretRef,
   SecretVersion, SetOptions,
 } from '../types.js';
+import { resolveDocument, resolveString, type FetchOutcome } from '../references/resolve.js';
 import { CachedProvider, type CacheOptions } from './cache.js';
 import { ManagerMetrics, type MetricsSnapshot } from './metrics.js';
 
 /** Where values read through the manager are registered for masking (a Redactor). */
 export interface ValueRegistry { register(value: SecretValue): void }
 
-/** Outcome of one reference in a batch (what the reference resolver consumes). */
-export type FetchOutcome = { status: 'found'; value: SecretValue } | { status: 'missing' } | { status: 'error'; error: unknown };
 
 export interface SecretManagerOptions {
   /** Providers, in chain order unless `chain` says otherwise. */
@@ -127,6 +126,16 @@ export class SecretManager {
         return { status: 'error', error };
       }
     }));
+  }
+
+  /** Resolves every `${secret:…}` / `${env:…}` in a string (one batched fetch; one error listing every failure). */
+  resolve(template: string, options: { scope?: string; env?: Record<string, string | undefined> } = {}): Promise<string> {
+    return resolveString(this, template, { ...options, scope: options.scope ?? this.#scope });
+  }
+
+  /** Resolves the string values of a JSON/YAML document (keys untouched; the input is not changed). */
+  resolveDocument<T>(document: T, options: { scope?: string; env?: Record<string, string | undefined> } = {}): Promise<T> {
+    return resolveDocument(this, document, { ...options, scope: options.scope ?? this.#scope });
   }
 
   /** Writes a new version to the named provider, the default provider or the chain's first writable one. */

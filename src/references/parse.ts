@@ -50,6 +50,7 @@ const GRAMMAR_HINT = 'the form is ${secret:[provider:]name[@version][#field][?op
  * as they are. Throws INVALID_REFERENCE (or INVALID_NAME) naming the reference and its line:column.
  */
 export function parseTemplate(input: string): TemplatePart[] {
+  if (typeof input !== 'string') throw notAString(input);
   const parts: TemplatePart[] = [];
   let text = '';
   let pos = 0;
@@ -88,7 +89,7 @@ export function parseTemplate(input: string): TemplatePart[] {
  * as CLI arguments take it). Throws INVALID_REFERENCE or INVALID_NAME.
  */
 export function parseSecretReference(text: string): SecretReference {
-  if (typeof text !== 'string') throw invalid(String(text), noPosition, 'a reference is a string');
+  if (typeof text !== 'string') throw notAString(text);
   if (!text.startsWith('${')) return parseSecretBody(text, text, noPosition);
   if (!text.startsWith('${' + SECRET_PREFIX)) throw invalid(text, noPosition, 'not a ${secret:…} reference');
   const close = text.indexOf('}');
@@ -206,6 +207,10 @@ function unbalanced(input: string, open: number): LockboxError {
   const lineEnd = input.indexOf('\n', open);
   const rest = input.slice(open, lineEnd === -1 ? undefined : lineEnd);
   return invalid(rest, () => ` at ${positionOf(input, open)}`, 'no closing "}" (write $${ for a literal ${)');
+}
+
+function notAString(value: unknown): LockboxError {
+  return new LockboxError('INVALID_INPUT', `a reference or template is a string, not ${value === null ? 'null' : typeof value}`);
 }
 
 function invalid(raw: string, where: Where, problem: string): LockboxError {

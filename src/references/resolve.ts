@@ -266,21 +266,21 @@ function copyTree(node: unknown, batch: Batch, holes: Hole[], path: Path, ancest
   const source = node as Container;
   const keys = isArray ? undefined : Object.keys(node);
   const count = keys ? keys.length : (node as unknown[]).length;
-  const copy: Container = isArray ? (node as unknown[]).slice() : proto === null ? Object.assign(Object.create(null), node) : { ...source };
+  const copy: Container = isArray ? new Array(count) : proto === null ? Object.create(null) : {};
   for (let i = 0; i < count; i += 1) {
     const key = keys ? keys[i]! : i;
     const value = source[key];
-    if (typeof value === 'string') {
-      if (value.indexOf('${') === -1) continue;
+    if (typeof value === 'string' && value.indexOf('${') !== -1) {
       path.push(key);
       holes.push({ target: copy, key, bound: addAt(batch, value, path), path: path.slice() });
       path.pop();
     } else if (typeof value === 'object' && value !== null) {
       path.push(key);
-      const child = copyTree(value, batch, holes, path, ancestors);
+      setOwn(copy, key, copyTree(value, batch, holes, path, ancestors));
       path.pop();
-      if (child !== value) setOwn(copy, key, child);
+      continue;
     }
+    setOwn(copy, key, value);
   }
   ancestors.pop();
   return copy;

@@ -1,0 +1,151 @@
+/**
+ * Envelope encryption for the local store: each version's value is sealed with AES-256-GCM under
+ * its own random 32-byte data key; the data key is sealed (wrapped) with AES-256-GCM under the
+ * master key. The additional data (AAD) binds store id + scope + name + version, so a ciphertext
+ * copied to another row fails to open. Node's createCipheriv/createDecipheriv are used directly.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+const ALGORITHM = 'aes-256-gcm';
+/** Bytes of a data key and of the master key (AES-256). */
+export const KEY_BYTES = 32;
+/** Bytes of a GCM nonce (IV). */
+export const IV_BYTES = 12;
+/** Bytes of a GCM authentication tag. */
+export const TAG_BYTES = 16;
+/** Bytes of a wrapped data key: iv (12) | tag (16) | encrypted key (32). */
+export const WRAPPED_KEY_BYTES = IV_BYTES + TAG_BYTES + KEY_BYTES;
+
+const KEY_CHECK_PLAINTEXT = Buffer.from('lockbox key check v1');
+
+/** A plaintext sealed with AES-256-GCM. */
+export interface SealedValue {
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+/** A fresh random data key (one per version). */
+export function generateDataKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
+
+/** Seals `plaintext` under `key` with a random IV, authenticating `aad`. */
+export function sealValue(key: Buffer, plaintext: Buffer, aad: Buffer): SealedValue {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALGORITHM, key, iv);
+  cipher.setAAD(aad);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { iv, tag: cipher.getAuthTag(), ciphertext };
+}
+
+/**
+ * Opens a sealed value. Throws (a Node crypto error, never holding plaintext) when any byte of
+ * iv, tag, ciphertext or aad differs from what was sealed.
+ */
+export function openValue(key: Buffer, iv: Buffer, tag: Buffer, ciphertext: Buffer, aad: Buffer): Buffer {
+  const decipher = createDecipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  const plaintext = decipher.update(ciphertext);
+  decipher.final();
+  return plaintext;
+}
+
+/** Wraps a data key under the master key: returns iv | tag | encrypted key (60 bytes). */
+export function wrapDataKey(masterKey: Buffer, dataKey: Buffer, aad: Buffer): Buffer {
+  const { iv, tag, ciphertext } = sealValue(masterKey, dataKey, aad);
+  return Buffer.concat([iv, tag, ciphertext]);
+}
+
+/** Unwraps a data key; throws when the wrapped bytes or the aad were changed. */
+export function unwrapDataKey(masterKey: Buffer, wrapped: Buffer, aad: Buffer): Buffer {
+  if (wrapped.length !== WRAPPED_KEY_BYTES) throw new Error('wrapped data key has the wrong length');
+  return openValue(
+    masterKey,
+    wrapped.subarray(0, IV_BYTES),
+    wrapped.subarray(IV_BYTES, IV_BYTES + TAG_BYTES),
+    wrapped.subarray(IV_BYTES + TAG_BYTES),
+    aad,
+  );
+}
+
+/** AAD of a version's value: purpose, store id, scope ('' = global), name, version. */
+export function valueAad(storeId: string, scope: string, name: string, version: number): Buffer {
+  return Buffer.from(`lockbox:v1:value\0${storeId}\0${scope}\0${name}\0${version}`);
+}
+
+/** AAD of a version's wrapped data key: as valueAad, plus the wrapping master key's id. */
+export function dataKeyAad(storeId: string, scope: string, name: string, version: number, keyId: string): Buffer {
+  return Buffer.from(`lockbox:v1:data-key\0${storeId}\0${scope}\0${name}\0${version}\0${keyId}`);
+}
+
+/** Seals the known key-check constant under the master key (stored in the meta table). */
+export function sealKeyCheck(masterKey: Buffer, storeId: string): Buffer {
+  const { iv, tag, ciphertext } = sealValue(masterKey, KEY_CHECK_PLAINTEXT, keyCheckAad(storeId));
+  return Buffer.concat([iv, tag, ciphertext]);
+}
+
+/** True when `sealed` opens under `masterKey` to the key-check constant. */
+export function verifyKeyCheck(masterKey: Buffer, storeId: string, sealed: Buffer): boolean {
+  if (sealed.length <= IV_BYTES + TAG_BYTES) return false;
+  try {
+    const plaintext = openValue(
+      masterKey,
+      sealed.subarray(0, IV_BYTES),
+      sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES),
+      sealed.subarray(IV_BYTES + TAG_BYTES),
+      keyCheckAad(storeId),
+    );
+    return plaintext.equals(KEY_CHECK_PLAINTEXT);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A small LRU of unwrapped data keys, keyed by the exact wrapped-key bytes, so a repeat read does
+ * one AES-GCM open instead of two. Plaintext data keys live in process memory while cached; they
+ * are zeroed (best effort) on eviction and on clear(). Capacity 0 disables the cache.
+ */
+export class DataKeyCache {
+  readonly #entries = new Map<string, Buffer>();
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(wrapped: string): Buffer | undefined {
+    const key = this.#entries.get(wrapped);
+    if (key !== undefined) {
+      this.#entries.delete(wrapped);
+      this.#entries.set(wrapped, key);
+    }
+    return key;
+  }
+
+  set(wrapped: string, dataKey: Buffer): void {
+    if (this.capacity === 0) return;
+    const existing = this.#entries.get(wrapped);
+    if (existing !== undefined && existing !== dataKey) existing.fill(0);
+    this.#entries.delete(wrapped);
+    this.#entries.set(wrapped, dataKey);
+    if (this.#entries.size > this.capacity) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.get(oldest)?.fill(0);
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /** Zeroes and drops every cached key. */
+  clear(): void {
+    for (const key of this.#entries.values()) key.fill(0);
+    this.#entries.clear();
+  }
+}
+
+function keyCheckAad(storeId: string): Buffer {
+  return Buffer.from(`lockbox:v1:key-check\0${storeId}`);
+}

@@ -1,0 +1,151 @@
+/**
+ * The local store's SQLite file: creation with mode 0600, durability pragmas, schema, and the
+ * meta table (store id + key check) that lets a wrong master key be refused on open.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { LockboxError } from '../errors.js';
+import { sealKeyCheck, verifyKeyCheck } from '../crypto/envelope.js';
+import type { MasterKey } from '../crypto/master-key.js';
+
+/** Version of the schema below, kept in meta.schema_version. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * One row per version. Labels are derived, not stored: current = the highest version written
+ * without `pending` (staged = 0), previous = the next one down, pending = the highest staged one.
+ * That keeps a read of `current` to one B-tree probe of the primary key.
+ */
+const DDL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+  scope TEXT NOT NULL,           -- tenant; '' for global secrets
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,      -- 1, 2, 3 … per (scope, name)
+  staged INTEGER NOT NULL,       -- 1 when written as pending
+  created_at INTEGER NOT NULL,   -- ms since the epoch
+  expires_at INTEGER,            -- ms; unreadable (and later purged) from then on
+  deleted_at INTEGER,            -- soft delete (undelete clears it)
+  destroyed_at INTEGER,          -- value erased by destroy or expiry purge
+  tags TEXT,                     -- JSON object; NULL when there are none
+  key_id TEXT,                   -- id of the master key that wrapped the data key
+  wrapped_key BLOB,              -- iv | tag | data key sealed by the master key (60 bytes)
+  iv BLOB,                       -- 12-byte GCM nonce of the value
+  tag BLOB,                      -- 16-byte GCM tag of the value
+  ciphertext BLOB,               -- the value sealed by the data key
+  PRIMARY KEY (scope, name, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS versions_expiring ON versions (expires_at)
+  WHERE expires_at IS NOT NULL AND ciphertext IS NOT NULL;
+`;
+
+/** A store file opened, checked against the master key, and ready for statements. */
+export interface OpenedDatabase {
+  db: Database.Database;
+  storeId: string;
+  /** True when this open created the store (meta rows, key check). */
+  created: boolean;
+}
+
+/**
+ * Opens (creating if needed) the store at `path`: the file is created 0600 before SQLite opens
+ * it, WAL + synchronous=FULL are set, the schema is created once, and the key-check row is
+ * verified — a wrong key is MASTER_KEY_INVALID before anything else is read.
+ */
+export function openStoreDatabase(path: string, masterKey: MasterKey): OpenedDatabase {
+  createPrivateFile(path);
+  const db = new Database(path, { timeout: 5000 });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('secure_delete = ON');
+    db.pragma('trusted_schema = OFF');
+    const opened = initialize(db, masterKey);
+    restrictSidecarFiles(path);
+    return { db, ...opened };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function initialize(db: Database.Database, masterKey: MasterKey): { storeId: string; created: boolean } {
+  const existing = readMeta(db);
+  if (existing) return verify(existing, masterKey);
+  return db.transaction(() => {
+    const raced = readMeta(db);
+    if (raced) return verify(raced, masterKey);
+    const foreign = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'versions')").pluck().get() as number;
+    if (foreign > 0) {
+      throw new LockboxError('STORE_ERROR', 'the file is an SQLite database but not a lockbox store', {
+        hint: 'point the local provider\'s path at a new file or an existing lockbox store',
+      });
+    }
+    db.exec(DDL);
+    const storeId = randomUUID();
+    const insert = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    insert.run('store_id', storeId);
+    insert.run('schema_version', String(SCHEMA_VERSION));
+    insert.run('created_at', new Date().toISOString());
+    insert.run('key_id', masterKey.keyId);
+    insert.run('key_check', sealKeyCheck(masterKey.key, storeId).toString('base64'));
+    return { storeId, created: true };
+  }).immediate();
+}
+
+function readMeta(db: Database.Database): Map<string, string> | undefined {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").pluck().get();
+  if (!hasMeta) return undefined;
+  const rows = db.prepare('SELECT key, value FROM meta').raw().all() as Array<[string, string]>;
+  const meta = new Map(rows);
+  return meta.has('store_id') ? meta : undefined;
+}
+
+function verify(meta: Map<string, string>, masterKey: MasterKey): { storeId: string; created: boolean } {
+  const storeId = meta.get('store_id') as string;
+  const schemaVersion = Number(meta.get('schema_version'));
+  if (!(schemaVersion <= SCHEMA_VERSION)) {
+    throw new LockboxError('STORE_ERROR', `the store has schema version ${meta.get('schema_version')}; this lockbox reads up to ${SCHEMA_VERSION}`, {
+      hint: 'upgrade lockbox to open this store',
+    });
+  }
+  const keyCheck = Buffer.from(meta.get('key_check') ?? '', 'base64');
+  if (!verifyKeyCheck(masterKey.key, storeId, keyCheck)) {
+    throw new LockboxError('MASTER_KEY_INVALID', 'cannot open the store with this master key', {
+      hint: 'set LOCKBOX_MASTER_KEY or master_key_file to the key this store was created with',
+    });
+  }
+  return { storeId, created: false };
+}
+
+/** Creates the file with mode 0600 (umask-independent) or tightens an existing one to 0600. */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      fchmodSync(fd, 0o600);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
+}
+
+/** SQLite gives -wal/-shm the database file's mode; this makes sure of it. */
+function restrictSidecarFiles(path: string): void {
+  for (const suffix of ['-wal', '-shm']) {
+    try {
+      if ((statSync(path + suffix).mode & 0o077) !== 0) chmodSync(path + suffix, 0o600);
+    } catch {
+      // not created yet: SQLite creates it with the database file's mode
+    }
+  }
+}
