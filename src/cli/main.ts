@@ -6,13 +6,15 @@ import type { GlobalOptions } from './context.js';
  * The `lockbox` command line. Command modules load lazily so that `lockbox get` pays only for
  * what it uses. Every failure prints one line naming the cause and the fix, and exits non-zero.
  */
+const VERSION = '0.1.0';
+
 const program = new Command('lockbox')
   .description('one CLI for secrets on every backend (docs/cli.md)')
-  .version('0.1.0', '-V, --cli-version')
   .option('-c, --config <file>', 'lockbox.yaml to use (default: $LOCKBOX_CONFIG or ./lockbox.yaml)')
   .option('-p, --provider <id>', 'configured provider to use instead of the chain')
   .option('-t, --tenant <id>', 'tenant (scope): tenant values first, then global ones')
   .option('--json', 'machine-readable output')
+  .addHelpText('after', '\nlockbox --version prints the version. Every command: lockbox COMMAND --help. Docs: docs/cli.md')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
@@ -70,7 +72,6 @@ program.command('rotate <name>').description('write a new current version (gener
 program.command('run').description("run a command with the config's env: mapping resolved; its output is masked")
   .argument('<command...>', 'the command and its arguments, after --')
   .option('--no-mask', 'do not mask secret values in the output')
-  .passThroughOptions()
   .action(action(() => import('./commands/run.js'), (m) => m.run));
 
 program.command('resolve <file>').description('print FILE (yaml, json, env or text) with every ${secret:…} resolved')
@@ -84,7 +85,9 @@ program.command('check <file>').description('check that every reference in FILE 
 program.command('health').description('check every configured provider (exit 1 when one is down)')
   .action(action(() => import('./commands/health.js'), (m) => m.health));
 
-program.parseAsync(process.argv).catch(fail);
+// `--version` is handled here, not by commander, so that `get NAME --version 2` keeps its meaning.
+if (process.argv[2] === '--version' || process.argv[2] === '-V') process.stdout.write(`${VERSION}\n`);
+else program.parseAsync(process.argv).catch(fail);
 
 async function fail(error: unknown): Promise<void> {
   if (error instanceof CommanderError) {

@@ -16,6 +16,13 @@ export const TAG_BYTES = 16;
 /** Bytes of a wrapped data key: iv (12) | tag (16) | encrypted key (32). */
 export const WRAPPED_KEY_BYTES = IV_BYTES + TAG_BYTES + KEY_BYTES;
 
+/** Offset of the value's IV in a version's envelope: wrapped data key | iv | tag | ciphertext. */
+export const ENVELOPE_IV_OFFSET = WRAPPED_KEY_BYTES;
+/** Offset of the value's GCM tag in an envelope. */
+export const ENVELOPE_TAG_OFFSET = ENVELOPE_IV_OFFSET + IV_BYTES;
+/** Offset of the value's ciphertext in an envelope. */
+export const ENVELOPE_CIPHERTEXT_OFFSET = ENVELOPE_TAG_OFFSET + TAG_BYTES;
+
 const KEY_CHECK_PLAINTEXT = Buffer.from('lockbox key check v1');
 
 /** A plaintext sealed with AES-256-GCM. */
@@ -66,6 +73,34 @@ export function unwrapDataKey(masterKey: Buffer, wrapped: Buffer, aad: Buffer): 
     wrapped.subarray(0, IV_BYTES),
     wrapped.subarray(IV_BYTES, IV_BYTES + TAG_BYTES),
     wrapped.subarray(IV_BYTES + TAG_BYTES),
+    aad,
+  );
+}
+
+/**
+ * Seals a version: `dataKey` wrapped under `masterKey` (authenticating `keyAad`), then the
+ * plaintext under `dataKey` (authenticating `aad`), as one blob:
+ * wrapped data key (60) | iv (12) | tag (16) | ciphertext.
+ */
+export function sealEnvelope(masterKey: Buffer, dataKey: Buffer, plaintext: Buffer, aad: Buffer, keyAad: Buffer): Buffer {
+  const wrapped = wrapDataKey(masterKey, dataKey, keyAad);
+  const { iv, tag, ciphertext } = sealValue(dataKey, plaintext, aad);
+  return Buffer.concat([wrapped, iv, tag, ciphertext]);
+}
+
+/** The wrapped data key at the start of an envelope (a view, not a copy). */
+export function envelopeWrappedKey(envelope: Buffer): Buffer {
+  return envelope.subarray(0, WRAPPED_KEY_BYTES);
+}
+
+/** Opens the value of an envelope with its (unwrapped) data key; throws if anything was changed. */
+export function openEnvelope(dataKey: Buffer, envelope: Buffer, aad: Buffer): Buffer {
+  if (envelope.length < ENVELOPE_CIPHERTEXT_OFFSET) throw new Error('envelope is too short');
+  return openValue(
+    dataKey,
+    envelope.subarray(ENVELOPE_IV_OFFSET, ENVELOPE_TAG_OFFSET),
+    envelope.subarray(ENVELOPE_TAG_OFFSET, ENVELOPE_CIPHERTEXT_OFFSET),
+    envelope.subarray(ENVELOPE_CIPHERTEXT_OFFSET),
     aad,
   );
 }

@@ -14,7 +14,9 @@ import type { MasterKey } from '../crypto/master-key.js';
 export const SCHEMA_VERSION = 1;
 
 /**
- * One row per version. Labels are derived, not stored: current = the highest version written
+ * One row per version. The sealed material is one blob (`envelope`, layout in
+ * docs/local-store.md) because better-sqlite3 pays an allocation per blob column read.
+ * Labels are derived, not stored: current = the highest version written
  * without `pending` (staged = 0), previous = the next one down, pending = the highest staged one.
  * That keeps a read of `current` to one B-tree probe of the primary key.
  */
@@ -34,14 +36,11 @@ CREATE TABLE IF NOT EXISTS versions (
   destroyed_at INTEGER,          -- value erased by destroy or expiry purge
   tags TEXT,                     -- JSON object; NULL when there are none
   key_id TEXT,                   -- id of the master key that wrapped the data key
-  wrapped_key BLOB,              -- iv | tag | data key sealed by the master key (60 bytes)
-  iv BLOB,                       -- 12-byte GCM nonce of the value
-  tag BLOB,                      -- 16-byte GCM tag of the value
-  ciphertext BLOB,               -- the value sealed by the data key
+  envelope BLOB,                 -- wrapped data key (60) | iv (12) | tag (16) | ciphertext
   PRIMARY KEY (scope, name, version)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS versions_expiring ON versions (expires_at)
-  WHERE expires_at IS NOT NULL AND ciphertext IS NOT NULL;
+  WHERE expires_at IS NOT NULL AND envelope IS NOT NULL;
 `;
 
 /** A store file opened, checked against the master key, and ready for statements. */

@@ -12,7 +12,8 @@ import type {
   DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions,
 } from '../types.js';
 import {
-  DataKeyCache, dataKeyAad, generateDataKey, openValue, sealValue, unwrapDataKey, valueAad, wrapDataKey,
+  DataKeyCache, dataKeyAad, envelopeWrappedKey, generateDataKey, openEnvelope, sealEnvelope, unwrapDataKey, valueAad,
+  WRAPPED_KEY_BYTES,
 } from '../crypto/envelope.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import type { OpenedDatabase } from './schema.js';
@@ -20,9 +21,9 @@ import type { OpenedDatabase } from './schema.js';
 /** Writes between two opportunistic purges of expired versions. */
 export const PURGE_EVERY_WRITES = 100;
 
-const COLUMNS = 'version, created_at, expires_at, deleted_at, tags, key_id, wrapped_key, iv, tag, ciphertext';
-/** [version, created_at, expires_at, deleted_at, tags, key_id, wrapped_key, iv, tag, ciphertext, …labels] */
-type VersionRow = [number, number, number | null, number | null, string | null, string | null, Buffer | null, Buffer, Buffer, Buffer | null, ...(number | null)[]];
+const COLUMNS = 'version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope';
+/** [version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope, …labels] */
+type VersionRow = [number, number, number | null, number | null, number | null, string | null, string | null, Buffer | null, ...(number | null)[]];
 type Statement = Database.Statement<unknown[], unknown>;
 
 const setOptionsSchema = z.object({
@@ -54,7 +55,7 @@ export class SqliteStore {
   readonly #history: Statement;
   readonly #anyExpired: Statement;
   readonly #purge: Statement;
-  readonly #write: Database.Transaction<(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number) => { version: number; wrapped: Buffer; dataKey: Buffer }>;
+  readonly #write: Database.Transaction<(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number) => { version: number; envelope: Buffer; dataKey: Buffer }>;
   #writes = 0;
 
   constructor(opened: OpenedDatabase, masterKey: MasterKey, providerId: string, dataKeyCacheSize: number) {
@@ -65,15 +66,15 @@ export class SqliteStore {
     this.#providerId = providerId;
     this.#cache = new DataKeyCache(dataKeyCacheSize);
     const top = (staged: number, offset: number) =>
-      db.prepare(`SELECT ${COLUMNS} FROM versions WHERE scope = ? AND name = ? AND staged = ${staged} ORDER BY version DESC LIMIT 1 OFFSET ${offset}`).raw();
+      db.prepare(`SELECT ${COLUMNS} FROM versions WHERE scope = ? AND name = ? AND staged = ${staged} ORDER BY version DESC LIMIT 1${offset ? ` OFFSET ${offset}` : ''}`).raw();
     this.#readCurrent = top(0, 0);
     this.#readPrevious = top(0, 1);
     this.#readPending = top(1, 0);
     const label = (staged: number, offset: number) =>
-      `(SELECT l.version FROM versions l WHERE l.scope = v.scope AND l.name = v.name AND l.staged = ${staged} ORDER BY l.version DESC LIMIT 1 OFFSET ${offset})`;
+      `(SELECT l.version FROM versions l WHERE l.scope = v.scope AND l.name = v.name AND l.staged = ${staged} ORDER BY l.version DESC LIMIT 1${offset ? ` OFFSET ${offset}` : ''})`;
     this.#readNumbered = db.prepare(`SELECT ${COLUMNS}, ${label(0, 0)}, ${label(0, 1)}, ${label(1, 0)} FROM versions v WHERE v.scope = ? AND v.name = ? AND v.version = ?`).raw();
     this.#latest = db.prepare('SELECT max(version), max(deleted_at) FROM versions WHERE scope = ? AND name = ?').raw();
-    this.#insert = db.prepare('INSERT INTO versions (scope, name, version, staged, created_at, expires_at, tags, key_id, wrapped_key, iv, tag, ciphertext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.#insert = db.prepare('INSERT INTO versions (scope, name, version, staged, created_at, expires_at, tags, key_id, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.#undeleteAll = db.prepare('UPDATE versions SET deleted_at = NULL WHERE scope = ? AND name = ? AND deleted_at IS NOT NULL');
     this.#softDelete = db.prepare('UPDATE versions SET deleted_at = ? WHERE scope = ? AND name = ? AND deleted_at IS NULL');
     this.#softDeleteOne = db.prepare('UPDATE versions SET deleted_at = coalesce(deleted_at, ?) WHERE scope = ? AND name = ? AND version = ?');
@@ -82,8 +83,8 @@ export class SqliteStore {
     this.#exists = db.prepare('SELECT 1 FROM versions WHERE scope = ? AND name = ? LIMIT 1').pluck();
     this.#list = db.prepare('SELECT name, max(version), created_at, expires_at, deleted_at, tags, destroyed_at FROM versions WHERE scope = ? AND staged = 0 AND substr(name, 1, ?) = ? GROUP BY name ORDER BY name').raw();
     this.#history = db.prepare('SELECT version, staged, created_at, expires_at, deleted_at, destroyed_at FROM versions WHERE scope = ? AND name = ? ORDER BY version').raw();
-    this.#anyExpired = db.prepare('SELECT 1 FROM versions WHERE expires_at <= ? AND ciphertext IS NOT NULL LIMIT 1').pluck();
-    this.#purge = db.prepare(`UPDATE versions SET ${ERASED}, destroyed_at = ? WHERE expires_at <= ? AND ciphertext IS NOT NULL`);
+    this.#anyExpired = db.prepare('SELECT 1 FROM versions WHERE expires_at <= ? AND envelope IS NOT NULL LIMIT 1').pluck();
+    this.#purge = db.prepare(`UPDATE versions SET ${ERASED}, destroyed_at = ? WHERE expires_at <= ? AND envelope IS NOT NULL`);
     this.#write = db.transaction((scope, name, plaintext, staged, opts, now) => this.#insertVersion(scope, name, plaintext, staged, opts, now));
   }
 
@@ -93,8 +94,8 @@ export class SqliteStore {
   }
 
   get(ref: SecretRef): SecretRecord | null {
-    const name = assertValidName(ref.name);
-    const scope = ref.scope ? assertValidScope(ref.scope) : '';
+    const name = checkName(ref.name);
+    const scope = ref.scope ? checkScope(ref.scope) : '';
     const selector = ref.version === undefined ? 'current' : String(ref.version);
     let row: VersionRow | undefined;
     let labels: string[];
@@ -106,9 +107,9 @@ export class SqliteStore {
       labels = [selector];
     } else {
       row = this.#readNumbered.get(scope, name, parseVersion(selector)) as VersionRow | undefined;
-      labels = row ? labelsOf(row[0], row[10], row[11], row[12]) : [];
+      labels = row ? labelsOf(row[0], row[8], row[9], row[10]) : [];
     }
-    if (row === undefined || row[3] !== null || row[9] === null) return null;
+    if (row === undefined || row[3] !== null || row[4] !== null) return null;
     const expiresAt = row[2];
     if (expiresAt !== null && expiresAt <= Date.now()) return null;
     const plaintext = this.#open(scope, name, row);
@@ -122,27 +123,27 @@ export class SqliteStore {
         name, scope: ref.scope || undefined, version: String(row[0]), labels,
         createdAt: new Date(createdAt), updatedAt: new Date(createdAt),
         expiresAt: expiresAt === null ? undefined : new Date(expiresAt),
-        tags: row[4] === null ? {} : JSON.parse(row[4]) as Record<string, string>,
+        tags: row[5] === null ? {} : JSON.parse(row[5]) as Record<string, string>,
       },
     };
   }
 
   set(ref: SecretRef, value: SecretValue, opts: SetOptions = {}): SecretMetadata {
-    const name = assertValidName(ref.name);
-    const scope = ref.scope ? assertValidScope(ref.scope) : '';
+    const name = checkName(ref.name);
+    const scope = ref.scope ? checkScope(ref.scope) : '';
     const parsed = setOptionsSchema.safeParse(opts);
     if (!parsed.success) {
       throw new LockboxError('INVALID_INPUT', `invalid options for set: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     const plaintext = Buffer.from(value.reveal(), 'utf8');
     const now = Date.now();
-    let written: { version: number; wrapped: Buffer; dataKey: Buffer };
+    let written: { version: number; envelope: Buffer; dataKey: Buffer };
     try {
       written = this.#write.immediate(scope, name, plaintext, opts.pending ? 1 : 0, opts, now);
     } finally {
       plaintext.fill(0);
     }
-    if (this.#cache.capacity > 0) this.#cache.set(written.wrapped.toString('latin1'), written.dataKey);
+    if (this.#cache.capacity > 0) this.#cache.set(written.envelope.toString('latin1', 0, WRAPPED_KEY_BYTES), written.dataKey);
     else written.dataKey.fill(0);
     if (++this.#writes % PURGE_EVERY_WRITES === 0) this.purgeExpired();
     return {
@@ -152,7 +153,7 @@ export class SqliteStore {
   }
 
   list(prefix = '', scope?: string): SecretListing[] {
-    const rows = this.#list.all(scope ? assertValidScope(scope) : '', prefix.length, prefix) as Array<[string, number, number, number | null, number | null, string | null, number | null]>;
+    const rows = this.#list.all(scope ? checkScope(scope) : '', prefix.length, prefix) as Array<[string, number, number, number | null, number | null, string | null, number | null]>;
     const now = Date.now();
     const listings: SecretListing[] = [];
     for (const [name, version, createdAt, expiresAt, deletedAt, tags, destroyedAt] of rows) {
@@ -164,8 +165,8 @@ export class SqliteStore {
 
   /** Soft delete (default: hides, undelete brings back) or destroy (erases ciphertexts). */
   delete(ref: SecretRef, opts: DeleteOptions = {}): void {
-    const name = assertValidName(ref.name);
-    const scope = ref.scope ? assertValidScope(ref.scope) : '';
+    const name = checkName(ref.name);
+    const scope = ref.scope ? checkScope(ref.scope) : '';
     const version = opts.version === undefined ? undefined : this.#resolveVersion(scope, name, opts.version);
     const now = Date.now();
     if (opts.mode === 'destroy') {
@@ -182,15 +183,15 @@ export class SqliteStore {
 
   /** Brings back every soft-deleted version of a secret. */
   undelete(ref: SecretRef): void {
-    const name = assertValidName(ref.name);
-    const scope = ref.scope ? assertValidScope(ref.scope) : '';
+    const name = checkName(ref.name);
+    const scope = ref.scope ? checkScope(ref.scope) : '';
     const { changes } = this.#undeleteAll.run(scope, name);
     if (changes === 0 && !this.#exists.get(scope, name)) throw notFound(ref, this.#providerId);
   }
 
   versions(ref: SecretRef): SecretVersion[] {
-    const name = assertValidName(ref.name);
-    const rows = this.#history.all(ref.scope ? assertValidScope(ref.scope) : '', name) as Array<[number, number, number, number | null, number | null, number | null]>;
+    const name = checkName(ref.name);
+    const rows = this.#history.all(ref.scope ? checkScope(ref.scope) : '', name) as Array<[number, number, number, number | null, number | null, number | null]>;
     const unstaged = rows.filter((r) => r[1] === 0);
     const current = unstaged.at(-1)?.[0] ?? null;
     const previous = unstaged.at(-2)?.[0] ?? null;
@@ -218,9 +219,10 @@ export class SqliteStore {
     this.#db.prepare('SELECT count(*) FROM meta').pluck().get();
   }
 
-  /** Zeroes cached data keys and closes the connection. */
+  /** Zeroes cached data keys and the master key, and closes the connection. */
   close(): void {
     this.#cache.clear();
+    this.#masterKey.key.fill(0);
     if (this.#db.open) this.#db.close();
   }
 
@@ -229,33 +231,32 @@ export class SqliteStore {
     const version = (latest ?? 0) + 1;
     const { key: masterKey, keyId } = this.#masterKey;
     const dataKey = generateDataKey();
-    const wrapped = wrapDataKey(masterKey, dataKey, dataKeyAad(this.#storeId, scope, name, version, keyId));
-    const { iv, tag, ciphertext } = sealValue(dataKey, plaintext, valueAad(this.#storeId, scope, name, version));
+    const envelope = sealEnvelope(masterKey, dataKey, plaintext, valueAad(this.#storeId, scope, name, version), dataKeyAad(this.#storeId, scope, name, version, keyId));
     const tags = opts.tags && Object.keys(opts.tags).length > 0 ? JSON.stringify(opts.tags) : null;
-    this.#insert.run(scope, name, version, staged, now, opts.expiresAt?.getTime() ?? null, tags, keyId, wrapped, iv, tag, ciphertext);
+    this.#insert.run(scope, name, version, staged, now, opts.expiresAt?.getTime() ?? null, tags, keyId, envelope);
     if (anyDeleted !== null) this.#undeleteAll.run(scope, name);
-    return { version, wrapped, dataKey };
+    return { version, envelope, dataKey };
   }
 
   /** Opens a row's value: the data key from the cache or unwrapped, then one AES-GCM open. */
   #open(scope: string, name: string, row: VersionRow): Buffer {
     const version = row[0];
-    const keyId = row[5];
-    const wrapped = row[6];
-    if (wrapped === null) throw tampered(this.#providerId, name, scope, version, 'its wrapped data key is missing');
-    const cacheKey = wrapped.toString('latin1');
+    const keyId = row[6];
+    const envelope = row[7];
+    if (envelope === null) throw tampered(this.#providerId, name, scope, version, 'its envelope is missing');
+    const cacheKey = envelope.toString('latin1', 0, WRAPPED_KEY_BYTES);
     let dataKey = this.#cache.get(cacheKey);
     if (dataKey === undefined) {
       if (keyId !== this.#masterKey.keyId) throw tampered(this.#providerId, name, scope, version, `its data key is wrapped by another master key (key id ${String(keyId)})`);
       try {
-        dataKey = unwrapDataKey(this.#masterKey.key, wrapped, dataKeyAad(this.#storeId, scope, name, version, keyId));
+        dataKey = unwrapDataKey(this.#masterKey.key, envelopeWrappedKey(envelope), dataKeyAad(this.#storeId, scope, name, version, keyId));
       } catch (error) {
         throw tampered(this.#providerId, name, scope, version, 'its wrapped data key was changed or moved', error);
       }
       this.#cache.set(cacheKey, dataKey);
     }
     try {
-      return openValue(dataKey, row[7], row[8], row[9] as Buffer, valueAad(this.#storeId, scope, name, version));
+      return openEnvelope(dataKey, envelope, valueAad(this.#storeId, scope, name, version));
     } catch (error) {
       throw tampered(this.#providerId, name, scope, version, 'its ciphertext, IV or tag was changed or moved from another row', error);
     } finally {
@@ -281,7 +282,24 @@ export class SqliteStore {
 }
 
 /** Columns cleared when a version's value is erased. */
-const ERASED = 'key_id = NULL, wrapped_key = NULL, iv = NULL, tag = NULL, ciphertext = NULL';
+const ERASED = 'key_id = NULL, envelope = NULL';
+/** Names and scopes already checked (validation is the costliest JS on the read path). */
+const validNames = new Set<string>();
+const validScopes = new Set<string>();
+
+function checkName(name: string): string {
+  return validNames.has(name) ? name : remember(validNames, assertValidName(name));
+}
+
+function checkScope(scope: string): string {
+  return validScopes.has(scope) ? scope : remember(validScopes, assertValidScope(scope));
+}
+
+function remember(checked: Set<string>, value: string): string {
+  if (checked.size >= 4096) checked.clear();
+  checked.add(value);
+  return value;
+}
 
 function parseVersion(selector: string): number {
   const version = /^[1-9][0-9]{0,14}$/.test(selector) ? Number(selector) : NaN;

@@ -35,7 +35,7 @@ export async function init(options: { dir?: string }): Promise<void> {
   try {
     result = initLocalStore({ path: storePath, masterKeyFile: usingEnvKey ? undefined : keyPath, env: process.env });
   } catch (error) {
-    if (error instanceof LockboxError && error.code === 'ALREADY_EXISTS') {
+    if (error instanceof LockboxError && error.code === 'ALREADY_EXISTS' && existsSync(storePath) && existsSync(keyPath)) {
       out(`lockbox is already initialised in ${dir} (store ${rel(dir, storePath)}); nothing changed`);
       return;
     }
@@ -43,7 +43,7 @@ export async function init(options: { dir?: string }): Promise<void> {
   }
   const ignored = addToGitignore(dir, '.lockbox/');
   out(wroteConfig ? `wrote ${rel(dir, configPath)}` : `kept the existing ${rel(dir, configPath)}`);
-  out(`${result.created ? 'created' : 'opened'} the local store ${rel(dir, storePath)} (mode 0600)`);
+  out(`${result.created ? 'created' : 'checked the existing'} local store ${rel(dir, storePath)} (mode 0600)`);
   out(usingEnvKey ? 'using the master key from LOCKBOX_MASTER_KEY (no key file written)' : `wrote the master key ${rel(dir, keyPath)} (mode 0600) — back it up: without it the store cannot be opened`);
   if (ignored) out('added .lockbox/ to .gitignore');
   out("next: printf '%s' \"$VALUE\" | lockbox set db/password");

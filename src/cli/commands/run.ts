@@ -27,10 +27,8 @@ export async function run(command: string[], options: RunOptions): Promise<never
     env: { ...process.env, ...extraEnv },
     stdio: mask ? ['inherit', 'pipe', 'pipe'] : 'inherit',
   });
-  const spawned = await Promise.race([
-    once(child, 'spawn').then(() => null),
-    once(child, 'error').then(([error]) => error as NodeJS.ErrnoException),
-  ]);
+  // events.once rejects when 'error' is emitted first: that is the failure to start.
+  const spawned = await once(child, 'spawn').then(() => null, (error: NodeJS.ErrnoException) => error);
   if (spawned) {
     const notFound = spawned.code === 'ENOENT';
     const error = new LockboxError('COMMAND_NOT_FOUND', notFound ? `command not found: ${file}` : `cannot start ${file} (${spawned.code ?? 'error'})`, {

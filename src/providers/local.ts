@@ -1,0 +1,226 @@
+/**
+ * The `local` provider: lockbox's default backend, an embedded SQLite file (WAL,
+ * synchronous=FULL, mode 0600) whose values are sealed with envelope encryption
+ * (see docs/local-store.md). The store opens on first use and keeps one connection.
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { LockboxError } from '../errors.js';
+import { createKeyFile, generateMasterKey, loadMasterKey, parseMasterKey, type MasterKey } from '../crypto/master-key.js';
+import type { SecretValue } from '../secret-value.js';
+import { openStoreDatabase } from '../store/schema.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import type {
+  DeleteOptions, HealthStatus, Provider, ProviderCapabilities, Scope, SecretListing, SecretMetadata,
+  SecretRecord, SecretRef, SecretVersion, SetOptions,
+} from '../types.js';
+import type { ProviderContext } from './registry.js';
+
+export { generateMasterKey };
+
+export const optionsSchema = z.object({
+  /** The SQLite file, relative to the config file's directory. @default ".lockbox/store.db" */
+  path: z.string().min(1).default('.lockbox/store.db'),
+  /** Key file (base64 of 32 bytes), read when the env variable is unset. @default ".lockbox/master.key" */
+  master_key_file: z.string().min(1).default('.lockbox/master.key'),
+  /** Environment variable holding the master key (base64 of 32 bytes). @default "LOCKBOX_MASTER_KEY" */
+  master_key_env: z.string().min(1).default('LOCKBOX_MASTER_KEY'),
+  /**
+   * How many unwrapped data keys to keep in memory (plaintext keys, zeroed on eviction and
+   * dispose) so that a repeat read does one AES-GCM open instead of two; 0 disables. @default 1024
+   */
+  data_key_cache_size: z.number().int().min(0).max(1_000_000).default(1024),
+}).strict();
+
+/** Options of the local encrypted store (see the TSDoc of each field of optionsSchema). */
+export type LocalOptions = z.input<typeof optionsSchema>;
+
+/** Result of initLocalStore. */
+export interface InitLocalStoreResult {
+  storeId: string;
+  /** True when the store file was created now; false when it already existed (and opened with the key). */
+  created: boolean;
+  /** True when a new key file was written. */
+  keyFileCreated: boolean;
+}
+
+/** Builds the provider; nothing is opened until the first call. */
+export function create(id: string, options: LocalOptions = {}, context?: ProviderContext): LocalProvider {
+  return new LocalProvider(id, optionsSchema.parse(options), context ?? { baseDir: process.cwd(), env: process.env });
+}
+
+/** What initLocalStore needs. */
+export interface InitLocalStoreOptions {
+  /** The SQLite file to create (absolute, or relative to the working directory). */
+  path: string;
+  /** Where to write a fresh key when no key is given. */
+  masterKeyFile?: string;
+  /** A master key (base64 of 32 bytes) to use instead of writing a key file. */
+  masterKey?: string;
+  /** Environment to take the key from when `masterKey` is not given. */
+  env?: Record<string, string | undefined>;
+  /** Variable of `env` holding the key. @default "LOCKBOX_MASTER_KEY" */
+  masterKeyEnv?: string;
+}
+
+/**
+ * Creates a store for `lockbox init`. With a key (`masterKey`, or set in `env`): no key file is
+ * written; the store is created, or an existing one is checked against the key (created: false).
+ * Without one: a fresh key is written to `masterKeyFile` (mode 0600; ALREADY_EXISTS if that file
+ * exists, or if the store exists without it — a store is never paired with a new key).
+ */
+export function initLocalStore(options: InitLocalStoreOptions): InitLocalStoreResult {
+  const path = resolve(options.path);
+  const envVar = options.masterKeyEnv ?? 'LOCKBOX_MASTER_KEY';
+  const fromEnv = options.env?.[envVar];
+  let masterKey: MasterKey;
+  let keyFileCreated = false;
+  if (options.masterKey !== undefined) {
+    masterKey = parseMasterKey(options.masterKey, 'the master key given');
+  } else if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    masterKey = parseMasterKey(fromEnv, envVar);
+  } else if (options.masterKeyFile === undefined) {
+    throw new LockboxError('MASTER_KEY_MISSING', `no master key: ${envVar} is not set and no key file path was given`, {
+      hint: `set ${envVar}, or let lockbox init write a key file`,
+    });
+  } else {
+    const keyFile = resolve(options.masterKeyFile);
+    if (fileSize(keyFile) !== undefined) {
+      throw new LockboxError('ALREADY_EXISTS', `the master key file ${keyFile} already exists`, {
+        hint: 'lockbox init never overwrites a key: a store sealed with it would become unreadable',
+      });
+    }
+    if ((fileSize(path) ?? 0) > 0) {
+      throw new LockboxError('ALREADY_EXISTS', `the store ${path} already exists but its key file ${keyFile} does not`, {
+        hint: `set ${envVar} to the key this store was created with; init never pairs a store with a new key`,
+      });
+    }
+    masterKey = parseMasterKey(createKeyFile(keyFile), `key file ${keyFile}`);
+    keyFileCreated = true;
+  }
+  try {
+    const opened = openStoreDatabase(path, masterKey);
+    opened.db.close();
+    return { storeId: opened.storeId, created: opened.created, keyFileCreated };
+  } catch (error) {
+    throw storeError(error, path);
+  } finally {
+    masterKey.key.fill(0);
+  }
+}
+
+/** The local provider; `undelete` and `purgeExpired` come on top of the Provider interface. */
+export class LocalProvider implements Provider {
+  readonly type = 'local';
+  readonly capabilities: ProviderCapabilities = { write: true, delete: true, list: true, versions: true, watch: false };
+  /** Absolute path of the SQLite file. */
+  readonly path: string;
+  /** Absolute path of the key file. */
+  readonly masterKeyFile: string;
+  readonly #options: z.infer<typeof optionsSchema>;
+  readonly #env: Record<string, string | undefined>;
+  #store: SqliteStore | undefined;
+
+  constructor(readonly id: string, options: z.infer<typeof optionsSchema>, context: ProviderContext) {
+    this.#options = options;
+    this.#env = context.env;
+    this.path = resolve(context.baseDir, options.path);
+    this.masterKeyFile = resolve(context.baseDir, options.master_key_file);
+  }
+
+  async get(ref: SecretRef): Promise<SecretRecord | null> {
+    const store = this.#store ?? this.#open();
+    try {
+      return store.get(ref);
+    } catch (error) {
+      throw storeError(error, this.path, this.id);
+    }
+  }
+
+  async list(prefix?: string, scope?: Scope): Promise<SecretListing[]> {
+    return this.#call((store) => store.list(prefix, scope));
+  }
+
+  async set(ref: SecretRef, value: SecretValue, opts?: SetOptions): Promise<SecretMetadata> {
+    return this.#call((store) => store.set(ref, value, opts));
+  }
+
+  async delete(ref: SecretRef, opts?: DeleteOptions): Promise<void> {
+    this.#call((store) => store.delete(ref, opts));
+  }
+
+  async undelete(ref: SecretRef): Promise<void> {
+    this.#call((store) => store.undelete(ref));
+  }
+
+  async versions(ref: SecretRef): Promise<SecretVersion[]> {
+    return this.#call((store) => store.versions(ref));
+  }
+
+  /** Erases the values of expired versions now (also done at open and every 100 writes). */
+  async purgeExpired(): Promise<number> {
+    return this.#call((store) => store.purgeExpired());
+  }
+
+  async health(): Promise<HealthStatus> {
+    const started = performance.now();
+    try {
+      this.#call((store) => store.ping());
+      return { provider: this.id, status: 'ready', latencyMs: performance.now() - started };
+    } catch (error) {
+      const message = error instanceof LockboxError ? error.describe() : 'the local store failed';
+      return { provider: this.id, status: 'down', latencyMs: performance.now() - started, message };
+    }
+  }
+
+  /** Closes the connection and zeroes the master key and cached data keys. */
+  async dispose(): Promise<void> {
+    this.#store?.close();
+    this.#store = undefined;
+  }
+
+  #call<T>(operation: (store: SqliteStore) => T): T {
+    const store = this.#store ?? this.#open();
+    try {
+      return operation(store);
+    } catch (error) {
+      throw storeError(error, this.path, this.id);
+    }
+  }
+
+  #open(): SqliteStore {
+    const masterKey = loadMasterKey({ env: this.#env, envVar: this.#options.master_key_env, keyFile: this.masterKeyFile });
+    try {
+      const store = new SqliteStore(openStoreDatabase(this.path, masterKey), masterKey, this.id, this.#options.data_key_cache_size);
+      store.purgeExpired();
+      this.#store = store;
+      return store;
+    } catch (error) {
+      masterKey.key.fill(0);
+      throw storeError(error, this.path, this.id);
+    }
+  }
+}
+
+/** LockboxErrors pass through; SQLite and file-system errors become STORE_ERROR (BUSY is transient). */
+function storeError(error: unknown, path: string, provider?: string): LockboxError {
+  if (error instanceof LockboxError) return error;
+  const code = (error as { code?: unknown }).code;
+  const detail = error instanceof Error ? error.message : String(error);
+  const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+  return new LockboxError('STORE_ERROR', `the local store ${path} failed: ${detail}`, {
+    provider,
+    cause: error,
+    transient: busy,
+    hint: busy ? 'another process holds the store; retry' : 'check the path, its permissions and free disk space',
+  });
+}
+
+function fileSize(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,26 @@
+import { rmSync, mkdirSync } from 'node:fs';
+import { generateMasterKey, parseMasterKey } from '../src/crypto/master-key.js';
+import { openStoreDatabase } from '../src/store/schema.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SecretValue } from '../src/secret-value.js';
+import { openEnvelope, valueAad } from '../src/crypto/envelope.js';
+const dir = '/tmp/lbx/prof2'; rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true });
+const mk = parseMasterKey(generateMasterKey(), 'x');
+const opened = openStoreDatabase(dir + '/s.db', mk);
+const store = new SqliteStore(opened, mk, 'p', 1024);
+const names = Array.from({ length: 1000 }, (_, i) => `app/service-${i}/password`);
+for (const name of names) store.set({ name }, new SecretValue('value-' + name));
+const N = 40000;
+const tests: Array<[string, (i: number) => unknown]> = [];
+const st = opened.db.prepare(`SELECT version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope FROM versions WHERE scope = ? AND name = ? AND staged = 0 ORDER BY version DESC LIMIT 1`).raw();
+const row = st.get('', names[0]) as any[];
+const dk = Buffer.alloc(32);
+tests.push(['store.get', (i) => store.get({ name: names[i % 1000]! })]);
+tests.push(['stmt only', (i) => st.get('', names[i % 1000]!)]);
+tests.push(['valueAad', (i) => valueAad('0b1f6a6e-1111-2222-3333-444455556666', '', names[i % 1000]!, 1)]);
+tests.push(['latin1 key', () => (row[7] as Buffer).toString('latin1', 0, 60)]);
+tests.push(['open (fail)', () => { try { openEnvelope(dk, row[7], Buffer.from('x')); } catch { /**/ } }]);
+tests.push(['new Date x2', (i) => [new Date(i), new Date(i)]]);
+const best: Record<string, number> = {};
+for (let r = 0; r < 7; r++) for (const [label, fn] of tests) { const s = performance.now(); for (let i = 0; i < N; i++) fn(i); best[label] = Math.min(best[label] ?? 1e9, (performance.now() - s) / N * 1000); }
+for (const k in best) console.log(k.padEnd(30), best[k]!.toFixed(2));

@@ -1,0 +1,14 @@
+import { rmSync, mkdirSync } from 'node:fs';
+import { generateMasterKey, parseMasterKey } from '../src/crypto/master-key.js';
+import { openStoreDatabase } from '../src/store/schema.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SecretValue } from '../src/secret-value.js';
+const dir = '/tmp/lbx/prof3'; rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true });
+const mk = parseMasterKey(generateMasterKey(), 'x');
+const opened = openStoreDatabase(dir + '/s.db', mk);
+const store = new SqliteStore(opened, mk, 'p', 1024);
+const names = Array.from({ length: 1000 }, (_, i) => `app/service-${i}/password`);
+for (const name of names) store.set({ name }, new SecretValue('value-' + name));
+const s = performance.now();
+for (let i = 0; i < 400000; i++) store.get({ name: names[i % 1000]! });
+console.log((performance.now() - s) / 400000 * 1000);

@@ -1,0 +1,27 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+const f = '/tmp/lbx/q2.db'; for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
+const db = new Database(f);
+db.pragma('journal_mode = WAL'); db.pragma('synchronous = FULL');
+db.exec(`CREATE TABLE v (scope TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, staged INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, deleted_at INTEGER, destroyed_at INTEGER, tags TEXT, key_id TEXT, wrapped_key BLOB, iv BLOB, tag BLOB, ciphertext BLOB, sealed BLOB, envelope BLOB, PRIMARY KEY (scope, name, version)) WITHOUT ROWID;
+CREATE TABLE kv (name TEXT PRIMARY KEY, value BLOB NOT NULL);`);
+const names = Array.from({ length: 1000 }, (_, i) => `app/service-${i}/password`);
+const ins = db.prepare('INSERT INTO v VALUES (?, ?, 1, 0, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)');
+db.transaction(() => { for (const n of names) { const w = randomBytes(60), iv = randomBytes(12), tg = randomBytes(16), ct = randomBytes(40); ins.run('', n, Date.now(), 'abcdef0123456789', w, iv, tg, ct, Buffer.concat([iv, tg, ct]), Buffer.concat([w, iv, tg, ct])); db.prepare('INSERT INTO kv VALUES (?, ?)').run(n, randomBytes(60)); } })();
+const N = 40000;
+const tests: Array<[string, Database.Statement, (n: string) => unknown[]]> = [];
+const t = (label: string, st: Database.Statement, args: (n: string) => unknown[]) => tests.push([label, st, args]);
+const base = 'version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id';
+t('raw kv', db.prepare('SELECT value FROM kv WHERE name = ?'), (n) => [n]);
+t('4 blobs', db.prepare(`SELECT ${base}, wrapped_key, iv, tag, ciphertext FROM v WHERE scope = ? AND name = ? AND staged = 0 ORDER BY version DESC LIMIT 1`).raw(), (n) => ['', n]);
+t('2 blobs (wrapped, sealed)', db.prepare(`SELECT ${base}, wrapped_key, sealed FROM v WHERE scope = ? AND name = ? AND staged = 0 ORDER BY version DESC LIMIT 1`).raw(), (n) => ['', n]);
+t('1 blob envelope', db.prepare(`SELECT ${base}, envelope FROM v WHERE scope = ? AND name = ? AND staged = 0 ORDER BY version DESC LIMIT 1`).raw(), (n) => ['', n]);
+t('concat cast', db.prepare(`SELECT ${base}, CAST(wrapped_key || iv || tag || ciphertext AS BLOB) FROM v WHERE scope = ? AND name = ? AND staged = 0 ORDER BY version DESC LIMIT 1`).raw(), (n) => ['', n]);
+t('1 blob, version=1', db.prepare(`SELECT ${base}, envelope FROM v WHERE scope = ? AND name = ? AND version = 1`).raw(), (n) => ['', n]);
+t('ints only', db.prepare(`SELECT ${base} FROM v WHERE scope = ? AND name = ? AND staged = 0 ORDER BY version DESC LIMIT 1`).raw(), (n) => ['', n]);
+const best: Record<string, number> = {};
+for (let r = 0; r < 7; r++) for (const [label, st, args] of tests) { const s = performance.now(); for (let i = 0; i < N; i++) st.get(...args(names[i % 1000]!)); best[label] = Math.min(best[label] ?? 1e9, (performance.now() - s) / N * 1000); }
+for (const k in best) console.log(k.padEnd(30), best[k]!.toFixed(2));
+const row = db.prepare(`SELECT CAST(wrapped_key || iv || tag || ciphertext AS BLOB) AS c, envelope FROM v LIMIT 5`).all() as Array<{ c: Buffer; envelope: Buffer }>;
+console.log('concat equal:', row.every((r) => Buffer.isBuffer(r.c) && r.c.equals(r.envelope)));

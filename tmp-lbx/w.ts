@@ -1,0 +1,27 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { rmSync, mkdirSync } from 'node:fs';
+import { generateMasterKey, parseMasterKey } from '../src/crypto/master-key.js';
+import { openStoreDatabase } from '../src/store/schema.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SecretValue } from '../src/secret-value.js';
+const dir = '/tmp/lbx/w'; rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true });
+const mk = parseMasterKey(generateMasterKey(), 'x');
+const opened = openStoreDatabase(dir + '/s.db', mk);
+const store = new SqliteStore(opened, mk, 'p', 1024);
+const names = Array.from({ length: 1000 }, (_, i) => `app/service-${i}/password`);
+for (const name of names) store.set({ name }, new SecretValue('value-' + name));
+const raw = new Database(dir + '/raw.db'); raw.pragma('journal_mode = WAL'); raw.pragma('synchronous = FULL');
+raw.exec('CREATE TABLE kv (name TEXT PRIMARY KEY, value BLOB NOT NULL); CREATE TABLE kw (name TEXT, v INTEGER, value BLOB NOT NULL, PRIMARY KEY (name, v)) WITHOUT ROWID');
+const ins = raw.prepare('INSERT INTO kv VALUES (?, ?)');
+const insw = raw.prepare('INSERT INTO kw VALUES (?, ?, ?)');
+const tx = raw.transaction((n: string, v: number) => insw.run(n, v, randomBytes(120)));
+const N = 300;
+const tests: Array<[string, (i: number, r: number) => unknown]> = [];
+tests.push(['raw kv insert', (i, r) => ins.run(`w/${r}/${i}`, randomBytes(60))]);
+tests.push(['raw kw insert random pos', (i, r) => insw.run(names[i]!, r + 10, randomBytes(120))]);
+tests.push(['raw kw tx.immediate', (i, r) => tx.immediate(names[i]!, r + 1000)]);
+tests.push(['store.set', (i) => store.set({ name: names[i]! }, new SecretValue('rotated'))]);
+const best: Record<string, number[]> = {};
+for (let r = 0; r < 5; r++) for (const [label, fn] of tests) { const s = performance.now(); for (let i = 0; i < N; i++) fn(i, r); (best[label] ??= []).push((performance.now() - s) / N * 1000); }
+for (const k in best) console.log(k.padEnd(30), best[k]!.map((x) => x.toFixed(0)).join(' '));
