@@ -11,7 +11,8 @@ import { formatDuration, formatRatio, interleave, medianOf, printTable } from '.
 
 const REFERENCES = 100;
 const RESOLVES_PER_SAMPLE = 300;
-const PARSES_PER_SAMPLE = 100;
+const PARSES_PER_SAMPLE = 50;
+const ROUNDS = 11;
 const TARGET_NS = 100_000;
 
 const yamlText = buildYaml(REFERENCES);
@@ -45,16 +46,21 @@ const samples = await interleave([
       return ((performance.now() - started) * 1e6) / PARSES_PER_SAMPLE;
     },
   },
-], { rounds: 7, warmup: 2 });
+], { rounds: ROUNDS, warmup: 2 });
 if (sink === 0) throw new Error('nothing was resolved');
 
 const resolveNs = medianOf(samples, 'resolve');
 const parseResolveNs = medianOf(samples, 'parse+resolve');
-printTable(`resolve a ${REFERENCES}-reference YAML document from a warm cache — median of 7 rounds`, [
+printTable(`resolve a ${REFERENCES}-reference YAML document from a warm cache — median of ${ROUNDS} rounds`, [
   {
     figure: `resolveDocument (${REFERENCES} refs, parsed once)`,
     ours: formatDuration(resolveNs), peer: `limit ${formatDuration(TARGET_NS)}`,
     ratio: formatRatio(resolveNs / TARGET_NS), target: '≤ 100 µs', pass: resolveNs <= TARGET_NS,
+  },
+  {
+    // An absolute target is sensitive to other load on the machine; the fastest round shows the floor.
+    figure: 'resolveDocument, fastest round',
+    ours: formatDuration(Math.min(...samples.get('resolve')!)), peer: '—', ratio: '—', target: '(information)', pass: null,
   },
   {
     figure: 'yaml parse + resolveDocument',

@@ -7,6 +7,7 @@ import type {
   DeleteOptions, HealthStatus, Provider, SecretListing, SecretMetadata, SecretRecord, SecretRef,
   SecretVersion, SetOptions,
 } from '../types.js';
+import { globalRedactor } from '../redaction/index.js';
 import { resolveDocument, resolveString, type FetchOutcome } from '../references/resolve.js';
 import { CachedProvider, type CacheOptions } from './cache.js';
 import { ManagerMetrics, type MetricsSnapshot } from './metrics.js';
@@ -28,7 +29,7 @@ export interface SecretManagerOptions {
   scope?: string;
   /** For a tenant look-up that finds nothing, also try the global name. @default true */
   tenantFallback?: boolean;
-  /** Registry of read values, for masking output. @default none */
+  /** Registry every value read is registered with, for masking output. @default globalRedactor */
   redactor?: ValueRegistry;
 }
 
@@ -48,7 +49,7 @@ export class SecretManager {
   readonly #defaultWriter?: string;
   readonly #scope?: string;
   readonly #tenantFallback: boolean;
-  readonly #redactor?: ValueRegistry;
+  readonly #redactor: ValueRegistry;
   readonly #metrics = new ManagerMetrics();
 
   constructor(options: SecretManagerOptions) {
@@ -62,7 +63,7 @@ export class SecretManager {
     this.#defaultWriter = options.defaultProvider;
     this.#scope = options.scope;
     this.#tenantFallback = options.tenantFallback ?? true;
-    this.#redactor = options.redactor;
+    this.#redactor = options.redactor ?? globalRedactor;
   }
 
   /** A configured provider (cache-wrapped) by id; UNKNOWN_PROVIDER names the known ids. */
@@ -239,10 +240,10 @@ export class SecretManager {
         // In the tenant pass, a provider's own global fallback answer waits for the global pass,
         // so that every provider's tenant value comes before any global one.
         if (!record || (scope !== undefined && scopes.length > 1 && record.metadata.scope !== scope)) continue;
-        this.#redactor?.register(record.value);
+        this.#redactor.register(record.value);
         if (ref.field === undefined) return record;
         const value = extractField(record.value, ref.field, describeRef(ref));
-        this.#redactor?.register(value);
+        this.#redactor.register(value);
         return { ...record, value };
       }
     }
