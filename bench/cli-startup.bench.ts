@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { formatDuration, formatRatio, interleave, medianOf, printTable } from './lib/stats.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const LOCKBOX = join(ROOT, 'bin', 'lockbox.js');
+const LOCKBOX = join(ROOT, 'bin', 'lockbox.cjs');
 const DOTENVX = join(ROOT, 'node_modules', '.bin', 'dotenvx');
 const VALUE = 'canary-cli-startup-value';
 const RUNS = 15;

@@ -2,7 +2,7 @@
 # Runs the README quick start in a scratch directory and checks each step's output.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-lockbox="node $root/bin/lockbox.js"
+lockbox="node $root/bin/lockbox.cjs"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"

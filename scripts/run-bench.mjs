@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every bench/*.bench.ts in sequence (TypeScript through tsx), one process each so that no
 // benchmark warms the JIT or the heap for the next. `npm run bench` builds dist/ first (the CLI
-// start-up benchmark runs bin/lockbox.js).
+// start-up benchmark runs bin/lockbox.cjs).
 // Usage: node scripts/run-bench.mjs [filter-substring]
 // A MISS is reported, not failed: the exit code is non-zero only when a benchmark crashes.
 import { readdirSync } from 'node:fs';

@@ -25,7 +25,13 @@ export interface CacheOptions {
 /** Counters reported in `manager.metrics()`. */
 export interface CacheCounters { hits: number; misses: number; stale: number; errors: number; evictions: number; entries: number }
 
-interface Entry { record: SecretRecord | null; fetchedAt: number; freshUntil: number; touched: boolean }
+interface Entry {
+  record: SecretRecord | null;
+  /** The record as a settled promise, handed out by hits without allocating. */
+  promise: Promise<SecretRecord | null>;
+  freshUntil: number;
+  touched: boolean;
+}
 
 /** A peek into the cache: `undefined` means "not cached, ask the provider". */
 export type Peek = SecretRecord | null | undefined;
@@ -86,6 +92,19 @@ export class CachedProvider implements Provider {
     return entry.record;
   }
 
+  /**
+   * The hot path for a plain read (global scope, current version) of a name already in the
+   * cache: a fresh, found entry's settled promise, or undefined. Only names that passed
+   * validation are ever stored, so none is needed here.
+   */
+  peekPlainName(name: string): Promise<SecretRecord | null> | undefined {
+    const entry = this.#entries.get(name);
+    if (entry === undefined || entry.record === null || entry.freshUntil <= this.#now()) return undefined;
+    entry.touched = true;
+    this.counters.hits++;
+    return entry.promise;
+  }
+
   get(ref: SecretRef): Promise<SecretRecord | null> {
     const key = cacheKey(ref);
     const entry = this.#entries.get(key);
@@ -93,7 +112,7 @@ export class CachedProvider implements Provider {
     if (entry !== undefined && entry.freshUntil > now) {
       entry.touched = true;
       this.counters.hits++;
-      return Promise.resolve(entry.record);
+      return entry.promise;
     }
     const pending = this.#inflight.get(key);
     if (pending) return pending;
@@ -114,6 +133,7 @@ export class CachedProvider implements Provider {
 
   /** Drops every cached version of one secret. */
   invalidate(ref: SecretRef): void {
+    if (ref.scope === undefined) this.#entries.delete(ref.name);
     const prefix = `${ref.scope ?? ''}\u0000${ref.name}\u0000`;
     for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
     this.counters.entries = this.#entries.size;
@@ -142,7 +162,7 @@ export class CachedProvider implements Provider {
     const ttl = record === null ? this.#negativeTtl : this.#ttl;
     const expiresAt = record?.metadata.expiresAt?.getTime();
     const freshUntil = Math.min(now + ttl, expiresAt ?? Infinity);
-    if (ttl > 0) this.#store(key, { record, fetchedAt: now, freshUntil, touched: false });
+    if (ttl > 0) this.#store(key, { record, promise: Promise.resolve(record), freshUntil, touched: false });
     return record;
   }
 
@@ -189,7 +209,11 @@ export class CachedProvider implements Provider {
   }
 }
 
-/** Cache key: scope, name and version (the provider is the cache instance itself). */
+/**
+ * Cache key: scope, name and version (the provider is the cache instance itself). A plain read
+ * (global, current) is keyed by the bare name — names never hold NUL, so the forms cannot clash.
+ */
 export function cacheKey(ref: SecretRef): string {
+  if (ref.scope === undefined && (ref.version === undefined || ref.version === 'current')) return ref.name;
   return `${ref.scope ?? ''}\u0000${ref.name}\u0000${ref.version ?? 'current'}`;
 }

@@ -12,6 +12,8 @@ export interface MetricsSnapshot {
 
 /** Counters behind `manager.metrics()`. */
 export class ManagerMetrics {
+  /** Gets answered by the manager's cache fast path (added to operations.get). */
+  fastGets = 0;
   readonly #operations: Record<string, number> = Object.create(null);
   readonly #providers: Record<string, { calls: number; errors: number; totalMs: number }> = Object.create(null);
 
@@ -42,7 +44,7 @@ export class ManagerMetrics {
     }
     cache.hitRate = cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses);
     return {
-      operations: { ...this.#operations },
+      operations: { ...this.#operations, get: (this.#operations.get ?? 0) + this.fastGets },
       providers: Object.fromEntries(Object.entries(this.#providers).map(([id, s]) => [id, { ...s }])),
       cache,
     };

@@ -51,6 +51,8 @@ export class SecretManager {
   readonly #tenantFallback: boolean;
   readonly #redactor: ValueRegistry;
   readonly #metrics = new ManagerMetrics();
+  /** The first provider's cache, when plain names can be answered from it directly. */
+  readonly #plainCache?: CachedProvider;
 
   constructor(options: SecretManagerOptions) {
     for (const provider of options.providers) {
@@ -64,6 +66,8 @@ export class SecretManager {
     this.#scope = options.scope;
     this.#tenantFallback = options.tenantFallback ?? true;
     this.#redactor = options.redactor ?? globalRedactor;
+    const first = this.#chain[0];
+    this.#plainCache = first instanceof CachedProvider && this.#scope === undefined ? first : undefined;
   }
 
   /** A configured provider (cache-wrapped) by id; UNKNOWN_PROVIDER names the known ids. */
@@ -83,9 +87,16 @@ export class SecretManager {
   }
 
   /** Reads a secret; null when no provider in the chain has it. `#field` is applied when given. */
-  get(address: SecretAddress, options: AddressOptions = {}): Promise<SecretRecord | null> {
-    const ref = this.#ref(address, options);
-    // Fast path: a fresh cache entry in the first provider answers without any await.
+  get(address: SecretAddress, options?: AddressOptions): Promise<SecretRecord | null> {
+    // Fast path: a plain name, fresh in the first provider's cache, answers with no await.
+    if (typeof address === 'string' && options === undefined && this.#plainCache !== undefined) {
+      const hit = this.#plainCache.peekPlainName(address);
+      if (hit !== undefined) {
+        this.#metrics.fastGets++;
+        return hit;
+      }
+    }
+    const ref = this.#ref(address, options ?? {});
     if (ref.provider === undefined && ref.field === undefined) {
       const first = this.#chain[0];
       if (first instanceof CachedProvider) {
@@ -119,14 +130,25 @@ export class SecretManager {
 
   /** Reads many references without throwing: each outcome says found, missing or error. */
   async fetchMany(refs: SecretRef[]): Promise<FetchOutcome[]> {
-    return Promise.all(refs.map(async (ref): Promise<FetchOutcome> => {
-      try {
-        const record = await this.get(ref);
-        return record ? { status: 'found', value: record.value } : { status: 'missing' };
-      } catch (error) {
-        return { status: 'error', error };
+    const outcomes: FetchOutcome[] = new Array(refs.length);
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
+      const plain = this.#plainCache !== undefined && ref.scope === undefined && ref.provider === undefined
+        && ref.field === undefined && (ref.version === undefined || ref.version === 'current');
+      const hit = plain ? this.#plainCache!.peek(ref) : undefined;
+      if (hit) {
+        this.#metrics.fastGets++;
+        outcomes[i] = { status: 'found', value: hit.value };
+        continue;
       }
-    }));
+      pending.push(this.get(ref).then(
+        (record) => { outcomes[i] = record ? { status: 'found', value: record.value } : { status: 'missing' }; },
+        (error: unknown) => { outcomes[i] = { status: 'error', error }; },
+      ));
+    }
+    if (pending.length > 0) await Promise.all(pending);
+    return outcomes;
   }
 
   /** Resolves every `${secret:…}` / `${env:…}` in a string (one batched fetch; one error listing every failure). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/lockbox.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/lockbox.cjs', import.meta.url));
 
 export interface CliResult { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 

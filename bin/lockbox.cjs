@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+'use strict';
+// Loads the bundled CLI (dist/cli.cjs) through a V8 code cache kept beside it: the first run
+// compiles and saves the cache; later runs skip most parsing and compiling. A cache V8 rejects
+// (another Node version, a rebuilt bundle) is simply rewritten. Failing to write it is harmless.
+const { readFileSync, writeFileSync, renameSync } = require('node:fs');
+const { join } = require('node:path');
+const { Script } = require('node:vm');
+const { createRequire } = require('node:module');
+
+const file = join(__dirname, '..', 'dist', 'cli.cjs');
+const cacheFile = `${file}.${process.version}.cache`;
+let source;
+try {
+  source = readFileSync(file, 'utf8');
+} catch {
+  process.stderr.write('lockbox: the CLI is not built (dist/cli.cjs is missing) — run `npm run build` (npm ci does it)\n');
+  process.exit(1);
+}
+let cachedData;
+try {
+  cachedData = readFileSync(cacheFile);
+} catch {
+  cachedData = undefined;
+}
+const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  filename: file,
+  cachedData,
+});
+if (cachedData === undefined || script.cachedDataRejected) {
+  process.once('exit', () => {
+    try {
+      const temporary = `${cacheFile}.${process.pid}`;
+      writeFileSync(temporary, script.createCachedData());
+      renameSync(temporary, cacheFile);
+    } catch {
+      // A read-only install keeps working, only without the cache.
+    }
+  });
+}
+const cliModule = { exports: {} };
+script.runInThisContext()(cliModule.exports, createRequire(file), cliModule, file, join(__dirname, '..', 'dist'));
