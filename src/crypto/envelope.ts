@@ -32,11 +32,6 @@ export interface SealedValue {
   ciphertext: Buffer;
 }
 
-/** A fresh random data key (one per version). */
-export function generateDataKey(): Buffer {
-  return randomBytes(KEY_BYTES);
-}
-
 /** Seals `plaintext` under `key` with a random IV, authenticating `aad`. */
 export function sealValue(key: Buffer, plaintext: Buffer, aad: Buffer): SealedValue {
   const iv = randomBytes(IV_BYTES);
@@ -78,14 +73,30 @@ export function unwrapDataKey(masterKey: Buffer, wrapped: Buffer, aad: Buffer): 
 }
 
 /**
- * Seals a version: `dataKey` wrapped under `masterKey` (authenticating `keyAad`), then the
- * plaintext under `dataKey` (authenticating `aad`), as one blob:
- * wrapped data key (60) | iv (12) | tag (16) | ciphertext.
+ * Seals a version under a fresh random data key: the data key wrapped under `masterKey`
+ * (authenticating `keyAad`), then the plaintext under the data key (authenticating `aad`), as one
+ * blob: wrapped data key (60) | iv (12) | tag (16) | ciphertext. One draw from the entropy pool
+ * gives the data key and both IVs; the pieces are written straight into the envelope.
  */
-export function sealEnvelope(masterKey: Buffer, dataKey: Buffer, plaintext: Buffer, aad: Buffer, keyAad: Buffer): Buffer {
-  const wrapped = wrapDataKey(masterKey, dataKey, keyAad);
-  const { iv, tag, ciphertext } = sealValue(dataKey, plaintext, aad);
-  return Buffer.concat([wrapped, iv, tag, ciphertext]);
+export function sealEnvelope(masterKey: Buffer, plaintext: Buffer, aad: Buffer, keyAad: Buffer): { envelope: Buffer; dataKey: Buffer } {
+  const random = freshRandomBytes(KEY_BYTES + 2 * IV_BYTES);
+  const dataKey = random.subarray(0, KEY_BYTES);
+  const wrapIv = random.subarray(KEY_BYTES, KEY_BYTES + IV_BYTES);
+  const iv = random.subarray(KEY_BYTES + IV_BYTES);
+  const envelope = Buffer.allocUnsafe(ENVELOPE_CIPHERTEXT_OFFSET + plaintext.length);
+  wrapIv.copy(envelope, 0);
+  const wrap = createCipheriv(ALGORITHM, masterKey, wrapIv);
+  wrap.setAAD(keyAad);
+  wrap.update(dataKey).copy(envelope, IV_BYTES + TAG_BYTES);
+  wrap.final();
+  wrap.getAuthTag().copy(envelope, IV_BYTES);
+  iv.copy(envelope, ENVELOPE_IV_OFFSET);
+  const cipher = createCipheriv(ALGORITHM, dataKey, iv);
+  cipher.setAAD(aad);
+  cipher.update(plaintext).copy(envelope, ENVELOPE_CIPHERTEXT_OFFSET);
+  cipher.final();
+  cipher.getAuthTag().copy(envelope, ENVELOPE_TAG_OFFSET);
+  return { envelope, dataKey };
 }
 
 /** The wrapped data key at the start of an envelope (a view, not a copy). */
@@ -179,6 +190,26 @@ export class DataKeyCache {
     for (const key of this.#entries.values()) key.fill(0);
     this.#entries.clear();
   }
+}
+
+/**
+ * Random bytes from a 4 KiB pool refilled by one randomBytes call: OpenSSL's per-call cost is
+ * larger than the two AES-GCM operations of a write. Each draw is copied out and its bytes in the
+ * pool zeroed, so the pool never holds a key that has been handed out.
+ */
+let entropy = Buffer.alloc(0);
+let entropyOffset = 0;
+
+function freshRandomBytes(size: number): Buffer {
+  if (entropyOffset + size > entropy.length) {
+    entropy = randomBytes(4096);
+    entropyOffset = 0;
+  }
+  const out = Buffer.allocUnsafe(size);
+  entropy.copy(out, 0, entropyOffset, entropyOffset + size);
+  entropy.fill(0, entropyOffset, entropyOffset + size);
+  entropyOffset += size;
+  return out;
 }
 
 function keyCheckAad(storeId: string): Buffer {

@@ -191,12 +191,15 @@ export class LocalProvider implements Provider {
 
   #open(): SqliteStore {
     const masterKey = loadMasterKey({ env: this.#env, envVar: this.#options.master_key_env, keyFile: this.masterKeyFile });
+    let opened: ReturnType<typeof openStoreDatabase> | undefined;
     try {
-      const store = new SqliteStore(openStoreDatabase(this.path, masterKey), masterKey, this.id, this.#options.data_key_cache_size);
-      store.purgeExpired();
+      opened = openStoreDatabase(this.path, masterKey);
+      const store = new SqliteStore(opened, masterKey, this.id, this.#options.data_key_cache_size);
+      store.purgeQuietly();
       this.#store = store;
       return store;
     } catch (error) {
+      opened?.db.close();
       masterKey.key.fill(0);
       throw storeError(error, this.path, this.id);
     }

@@ -43,6 +43,37 @@ CREATE INDEX IF NOT EXISTS versions_expiring ON versions (expires_at)
   WHERE expires_at IS NOT NULL AND envelope IS NOT NULL;
 `;
 
+const COLUMNS = 'version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope';
+const ERASED = 'key_id = NULL, envelope = NULL';
+const top = (staged: number, offset: number) =>
+  `SELECT ${COLUMNS} FROM versions WHERE scope = ? AND name = ? AND staged = ${staged} ORDER BY version DESC LIMIT 1${offset ? ` OFFSET ${offset}` : ''}`;
+const label = (staged: number, offset: number) =>
+  `(SELECT l.version FROM versions l WHERE l.scope = v.scope AND l.name = v.name AND l.staged = ${staged} ORDER BY l.version DESC LIMIT 1${offset ? ` OFFSET ${offset}` : ''})`;
+
+/**
+ * Every statement the store runs, prepared once at open. Row readers return
+ * [version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope, …];
+ * readNumbered adds the current, previous and pending version numbers.
+ */
+export const SQL = {
+  readCurrent: top(0, 0),
+  readPrevious: top(0, 1),
+  readPending: top(1, 0),
+  readNumbered: `SELECT ${COLUMNS}, ${label(0, 0)}, ${label(0, 1)}, ${label(1, 0)} FROM versions v WHERE v.scope = ? AND v.name = ? AND v.version = ?`,
+  latest: 'SELECT max(version), max(deleted_at) FROM versions WHERE scope = ? AND name = ?',
+  list: 'SELECT name, max(version), created_at, expires_at, deleted_at, tags, destroyed_at FROM versions WHERE scope = ? AND staged = 0 AND substr(name, 1, ?) = ? GROUP BY name ORDER BY name',
+  history: 'SELECT version, staged, created_at, expires_at, deleted_at, destroyed_at FROM versions WHERE scope = ? AND name = ? ORDER BY version',
+  exists: 'SELECT 1 FROM versions WHERE scope = ? AND name = ? LIMIT 1',
+  anyExpired: 'SELECT 1 FROM versions WHERE expires_at <= ? AND envelope IS NOT NULL LIMIT 1',
+  insert: 'INSERT INTO versions (scope, name, version, staged, created_at, expires_at, tags, key_id, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  undeleteAll: 'UPDATE versions SET deleted_at = NULL WHERE scope = ? AND name = ? AND deleted_at IS NOT NULL',
+  softDelete: 'UPDATE versions SET deleted_at = ? WHERE scope = ? AND name = ? AND deleted_at IS NULL',
+  softDeleteOne: 'UPDATE versions SET deleted_at = coalesce(deleted_at, ?) WHERE scope = ? AND name = ? AND version = ?',
+  destroyAll: 'DELETE FROM versions WHERE scope = ? AND name = ?',
+  destroyOne: `UPDATE versions SET ${ERASED}, destroyed_at = coalesce(destroyed_at, ?) WHERE scope = ? AND name = ? AND version = ?`,
+  purge: `UPDATE versions SET ${ERASED}, destroyed_at = ? WHERE expires_at <= ? AND envelope IS NOT NULL`,
+} as const;
+
 /** A store file opened, checked against the master key, and ready for statements. */
 export interface OpenedDatabase {
   db: Database.Database;

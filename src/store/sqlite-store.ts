@@ -12,16 +12,15 @@ import type {
   DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions,
 } from '../types.js';
 import {
-  DataKeyCache, dataKeyAad, envelopeWrappedKey, generateDataKey, openEnvelope, sealEnvelope, unwrapDataKey, valueAad,
+  DataKeyCache, dataKeyAad, envelopeWrappedKey, openEnvelope, sealEnvelope, unwrapDataKey, valueAad,
   WRAPPED_KEY_BYTES,
 } from '../crypto/envelope.js';
 import type { MasterKey } from '../crypto/master-key.js';
-import type { OpenedDatabase } from './schema.js';
+import { SQL, type OpenedDatabase } from './schema.js';
 
 /** Writes between two opportunistic purges of expired versions. */
 export const PURGE_EVERY_WRITES = 100;
 
-const COLUMNS = 'version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope';
 /** [version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope, …labels] */
 type VersionRow = [number, number, number | null, number | null, number | null, string | null, string | null, Buffer | null, ...(number | null)[]];
 type Statement = Database.Statement<unknown[], unknown>;
@@ -30,7 +29,9 @@ const setOptionsSchema = z.object({
   expiresAt: z.date().refine((d) => !Number.isNaN(d.getTime()), 'expiresAt is not a valid date').optional(),
   tags: z.record(z.string()).optional(),
   pending: z.boolean().optional(),
-}).strict();
+});
+
+const EMPTY_OPTIONS: SetOptions = Object.freeze({});
 
 /** The open store: synchronous methods, wrapped by the async `local` provider. */
 export class SqliteStore {
@@ -39,22 +40,7 @@ export class SqliteStore {
   readonly #masterKey: MasterKey;
   readonly #providerId: string;
   readonly #cache: DataKeyCache;
-  readonly #readCurrent: Statement;
-  readonly #readPrevious: Statement;
-  readonly #readPending: Statement;
-  readonly #readNumbered: Statement;
-  readonly #latest: Statement;
-  readonly #insert: Statement;
-  readonly #undeleteAll: Statement;
-  readonly #softDelete: Statement;
-  readonly #softDeleteOne: Statement;
-  readonly #destroyAll: Statement;
-  readonly #destroyOne: Statement;
-  readonly #exists: Statement;
-  readonly #list: Statement;
-  readonly #history: Statement;
-  readonly #anyExpired: Statement;
-  readonly #purge: Statement;
+  readonly #q: Record<keyof typeof SQL, Statement>;
   readonly #write: Database.Transaction<(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number) => { version: number; envelope: Buffer; dataKey: Buffer }>;
   #writes = 0;
 
@@ -65,26 +51,12 @@ export class SqliteStore {
     this.#masterKey = masterKey;
     this.#providerId = providerId;
     this.#cache = new DataKeyCache(dataKeyCacheSize);
-    const top = (staged: number, offset: number) =>
-      db.prepare(`SELECT ${COLUMNS} FROM versions WHERE scope = ? AND name = ? AND staged = ${staged} ORDER BY version DESC LIMIT 1${offset ? ` OFFSET ${offset}` : ''}`).raw();
-    this.#readCurrent = top(0, 0);
-    this.#readPrevious = top(0, 1);
-    this.#readPending = top(1, 0);
-    const label = (staged: number, offset: number) =>
-      `(SELECT l.version FROM versions l WHERE l.scope = v.scope AND l.name = v.name AND l.staged = ${staged} ORDER BY l.version DESC LIMIT 1${offset ? ` OFFSET ${offset}` : ''})`;
-    this.#readNumbered = db.prepare(`SELECT ${COLUMNS}, ${label(0, 0)}, ${label(0, 1)}, ${label(1, 0)} FROM versions v WHERE v.scope = ? AND v.name = ? AND v.version = ?`).raw();
-    this.#latest = db.prepare('SELECT max(version), max(deleted_at) FROM versions WHERE scope = ? AND name = ?').raw();
-    this.#insert = db.prepare('INSERT INTO versions (scope, name, version, staged, created_at, expires_at, tags, key_id, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    this.#undeleteAll = db.prepare('UPDATE versions SET deleted_at = NULL WHERE scope = ? AND name = ? AND deleted_at IS NOT NULL');
-    this.#softDelete = db.prepare('UPDATE versions SET deleted_at = ? WHERE scope = ? AND name = ? AND deleted_at IS NULL');
-    this.#softDeleteOne = db.prepare('UPDATE versions SET deleted_at = coalesce(deleted_at, ?) WHERE scope = ? AND name = ? AND version = ?');
-    this.#destroyAll = db.prepare('DELETE FROM versions WHERE scope = ? AND name = ?');
-    this.#destroyOne = db.prepare(`UPDATE versions SET ${ERASED}, destroyed_at = coalesce(destroyed_at, ?) WHERE scope = ? AND name = ? AND version = ?`);
-    this.#exists = db.prepare('SELECT 1 FROM versions WHERE scope = ? AND name = ? LIMIT 1').pluck();
-    this.#list = db.prepare('SELECT name, max(version), created_at, expires_at, deleted_at, tags, destroyed_at FROM versions WHERE scope = ? AND staged = 0 AND substr(name, 1, ?) = ? GROUP BY name ORDER BY name').raw();
-    this.#history = db.prepare('SELECT version, staged, created_at, expires_at, deleted_at, destroyed_at FROM versions WHERE scope = ? AND name = ? ORDER BY version').raw();
-    this.#anyExpired = db.prepare('SELECT 1 FROM versions WHERE expires_at <= ? AND envelope IS NOT NULL LIMIT 1').pluck();
-    this.#purge = db.prepare(`UPDATE versions SET ${ERASED}, destroyed_at = ? WHERE expires_at <= ? AND envelope IS NOT NULL`);
+    const readers = new Set(['readCurrent', 'readPrevious', 'readPending', 'readNumbered', 'latest', 'list', 'history']);
+    const flags = new Set(['exists', 'anyExpired']);
+    this.#q = Object.fromEntries(Object.entries(SQL).map(([key, sql]) => {
+      const statement = db.prepare(sql);
+      return [key, readers.has(key) ? statement.raw() : flags.has(key) ? statement.pluck() : statement];
+    })) as Record<keyof typeof SQL, Statement>;
     this.#write = db.transaction((scope, name, plaintext, staged, opts, now) => this.#insertVersion(scope, name, plaintext, staged, opts, now));
   }
 
@@ -100,13 +72,13 @@ export class SqliteStore {
     let row: VersionRow | undefined;
     let labels: string[];
     if (selector === 'current') {
-      row = this.#readCurrent.get(scope, name) as VersionRow | undefined;
+      row = this.#q.readCurrent.get(scope, name) as VersionRow | undefined;
       labels = ['current'];
     } else if (selector === 'previous' || selector === 'pending') {
-      row = (selector === 'previous' ? this.#readPrevious : this.#readPending).get(scope, name) as VersionRow | undefined;
+      row = (selector === 'previous' ? this.#q.readPrevious : this.#q.readPending).get(scope, name) as VersionRow | undefined;
       labels = [selector];
     } else {
-      row = this.#readNumbered.get(scope, name, parseVersion(selector)) as VersionRow | undefined;
+      row = this.#q.readNumbered.get(scope, name, parseVersion(selector)) as VersionRow | undefined;
       labels = row ? labelsOf(row[0], row[8], row[9], row[10]) : [];
     }
     if (row === undefined || row[3] !== null || row[4] !== null) return null;
@@ -128,11 +100,11 @@ export class SqliteStore {
     };
   }
 
-  set(ref: SecretRef, value: SecretValue, opts: SetOptions = {}): SecretMetadata {
+  set(ref: SecretRef, value: SecretValue, opts: SetOptions = EMPTY_OPTIONS): SecretMetadata {
     const name = checkName(ref.name);
     const scope = ref.scope ? checkScope(ref.scope) : '';
-    const parsed = setOptionsSchema.safeParse(opts);
-    if (!parsed.success) {
+    const parsed = opts === EMPTY_OPTIONS ? undefined : setOptionsSchema.safeParse(opts);
+    if (parsed && !parsed.success) {
       throw new LockboxError('INVALID_INPUT', `invalid options for set: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     const plaintext = Buffer.from(value.reveal(), 'utf8');
@@ -145,7 +117,7 @@ export class SqliteStore {
     }
     if (this.#cache.capacity > 0) this.#cache.set(written.envelope.toString('latin1', 0, WRAPPED_KEY_BYTES), written.dataKey);
     else written.dataKey.fill(0);
-    if (++this.#writes % PURGE_EVERY_WRITES === 0) this.purgeExpired();
+    if (++this.#writes % PURGE_EVERY_WRITES === 0) this.purgeQuietly();
     return {
       name, scope: ref.scope || undefined, version: String(written.version), labels: [opts.pending ? 'pending' : 'current'],
       createdAt: new Date(now), updatedAt: new Date(now), expiresAt: opts.expiresAt, tags: { ...(opts.tags ?? {}) },
@@ -153,7 +125,7 @@ export class SqliteStore {
   }
 
   list(prefix = '', scope?: string): SecretListing[] {
-    const rows = this.#list.all(scope ? checkScope(scope) : '', prefix.length, prefix) as Array<[string, number, number, number | null, number | null, string | null, number | null]>;
+    const rows = this.#q.list.all(scope ? checkScope(scope) : '', prefix.length, prefix) as Array<[string, number, number, number | null, number | null, string | null, number | null]>;
     const now = Date.now();
     const listings: SecretListing[] = [];
     for (const [name, version, createdAt, expiresAt, deletedAt, tags, destroyedAt] of rows) {
@@ -170,28 +142,28 @@ export class SqliteStore {
     const version = opts.version === undefined ? undefined : this.#resolveVersion(scope, name, opts.version);
     const now = Date.now();
     if (opts.mode === 'destroy') {
-      const { changes } = version === undefined ? this.#destroyAll.run(scope, name) : this.#destroyOne.run(now, scope, name, version);
+      const { changes } = version === undefined ? this.#q.destroyAll.run(scope, name) : this.#q.destroyOne.run(now, scope, name, version);
       if (changes === 0) throw notFound(ref, this.#providerId, version);
       this.#cache.clear();
       this.#checkpoint();
       return;
     }
     if (opts.mode !== undefined && opts.mode !== 'soft') throw new LockboxError('INVALID_INPUT', `unknown delete mode "${String(opts.mode)}"; use "soft" or "destroy"`);
-    const { changes } = version === undefined ? this.#softDelete.run(now, scope, name) : this.#softDeleteOne.run(now, scope, name, version);
-    if (changes === 0 && (version !== undefined || !this.#exists.get(scope, name))) throw notFound(ref, this.#providerId, version);
+    const { changes } = version === undefined ? this.#q.softDelete.run(now, scope, name) : this.#q.softDeleteOne.run(now, scope, name, version);
+    if (changes === 0 && (version !== undefined || !this.#q.exists.get(scope, name))) throw notFound(ref, this.#providerId, version);
   }
 
   /** Brings back every soft-deleted version of a secret. */
   undelete(ref: SecretRef): void {
     const name = checkName(ref.name);
     const scope = ref.scope ? checkScope(ref.scope) : '';
-    const { changes } = this.#undeleteAll.run(scope, name);
-    if (changes === 0 && !this.#exists.get(scope, name)) throw notFound(ref, this.#providerId);
+    const { changes } = this.#q.undeleteAll.run(scope, name);
+    if (changes === 0 && !this.#q.exists.get(scope, name)) throw notFound(ref, this.#providerId);
   }
 
   versions(ref: SecretRef): SecretVersion[] {
     const name = checkName(ref.name);
-    const rows = this.#history.all(ref.scope ? checkScope(ref.scope) : '', name) as Array<[number, number, number, number | null, number | null, number | null]>;
+    const rows = this.#q.history.all(ref.scope ? checkScope(ref.scope) : '', name) as Array<[number, number, number, number | null, number | null, number | null]>;
     const unstaged = rows.filter((r) => r[1] === 0);
     const current = unstaged.at(-1)?.[0] ?? null;
     const previous = unstaged.at(-2)?.[0] ?? null;
@@ -205,13 +177,22 @@ export class SqliteStore {
 
   /** Erases the ciphertexts (and wrapped keys) of every version whose expiry has passed. */
   purgeExpired(now = Date.now()): number {
-    if (!this.#anyExpired.get(now)) return 0;
-    const { changes } = this.#purge.run(now, now);
+    if (!this.#q.anyExpired.get(now)) return 0;
+    const { changes } = this.#q.purge.run(now, now);
     if (changes > 0) {
       this.#cache.clear();
       this.#checkpoint();
     }
     return changes;
+  }
+
+  /** purgeExpired for the opportunistic calls (at open, after writes): a busy store only delays it. */
+  purgeQuietly(): void {
+    try {
+      this.purgeExpired();
+    } catch {
+      // the write already committed; the next purge picks the expired versions up
+    }
   }
 
   /** A cheap live check of the connection. */
@@ -227,15 +208,19 @@ export class SqliteStore {
   }
 
   #insertVersion(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number) {
-    const [latest, anyDeleted] = this.#latest.get(scope, name) as [number | null, number | null];
+    const [latest, anyDeleted] = this.#q.latest.get(scope, name) as [number | null, number | null];
     const version = (latest ?? 0) + 1;
     const { key: masterKey, keyId } = this.#masterKey;
-    const dataKey = generateDataKey();
-    const envelope = sealEnvelope(masterKey, dataKey, plaintext, valueAad(this.#storeId, scope, name, version), dataKeyAad(this.#storeId, scope, name, version, keyId));
-    const tags = opts.tags && Object.keys(opts.tags).length > 0 ? JSON.stringify(opts.tags) : null;
-    this.#insert.run(scope, name, version, staged, now, opts.expiresAt?.getTime() ?? null, tags, keyId, envelope);
-    if (anyDeleted !== null) this.#undeleteAll.run(scope, name);
-    return { version, envelope, dataKey };
+    const { envelope, dataKey } = sealEnvelope(masterKey, plaintext, valueAad(this.#storeId, scope, name, version), dataKeyAad(this.#storeId, scope, name, version, keyId));
+    try {
+      const tags = opts.tags && Object.keys(opts.tags).length > 0 ? JSON.stringify(opts.tags) : null;
+      this.#q.insert.run(scope, name, version, staged, now, opts.expiresAt?.getTime() ?? null, tags, keyId, envelope);
+      if (anyDeleted !== null) this.#q.undeleteAll.run(scope, name);
+      return { version, envelope, dataKey };
+    } catch (error) {
+      dataKey.fill(0);
+      throw error;
+    }
   }
 
   /** Opens a row's value: the data key from the cache or unwrapped, then one AES-GCM open. */
@@ -266,7 +251,7 @@ export class SqliteStore {
 
   #resolveVersion(scope: string, name: string, selector: string): number {
     if (selector !== 'current' && selector !== 'previous' && selector !== 'pending') return parseVersion(selector);
-    const statement = selector === 'current' ? this.#readCurrent : selector === 'previous' ? this.#readPrevious : this.#readPending;
+    const statement = selector === 'current' ? this.#q.readCurrent : selector === 'previous' ? this.#q.readPrevious : this.#q.readPending;
     const row = statement.get(scope, name) as VersionRow | undefined;
     if (!row) throw new NotFoundError(`${name} version ${selector}`, { provider: this.#providerId });
     return row[0];
@@ -281,8 +266,6 @@ export class SqliteStore {
   }
 }
 
-/** Columns cleared when a version's value is erased. */
-const ERASED = 'key_id = NULL, envelope = NULL';
 /** Names and scopes already checked (validation is the costliest JS on the read path). */
 const validNames = new Set<string>();
 const validScopes = new Set<string>();
