@@ -18,7 +18,9 @@ await build({
   minify: true,
   keepNames: true,
   legalComments: 'none',
-  // The native addon stays a normal dependency, loaded only when the local store is used.
-  external: ['better-sqlite3'],
+  // better-sqlite3's JavaScript is bundled (and so code-cached); its compiled addon is loaded from
+  // node_modules at run time (src/store/schema.ts). import.meta.url becomes the bundle's own URL.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
