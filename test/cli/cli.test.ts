@@ -102,6 +102,26 @@ describe('lockbox CLI (real processes)', () => {
     failsWith(broken, 'UNRESOLVED_REFERENCES', /1 of 2 references in broken.yaml cannot be resolved/);
   });
 
+  it('--tenant reads the tenant value first, then the global one; --field and #field pick JSON fields', () => {
+    ok(cli(['set', 'svc/token', '--tenant', 'acme'], 'acme-token'));
+    ok(cli(['set', 'svc/token'], 'global-token'));
+    assert.equal(ok(cli(['get', 'svc/token', '--tenant', 'acme'])).stdout, 'acme-token\n');
+    assert.equal(ok(cli(['get', 'svc/token', '--tenant', 'globex'])).stdout, 'global-token\n');
+    assert.equal(ok(cli(['get', 'svc/token'])).stdout, 'global-token\n');
+    ok(cli(['set', 'svc/json'], '{"user":"u1","nested":{"pass":"p1"}}'));
+    assert.equal(ok(cli(['get', 'svc/json', '--field', 'user'])).stdout, 'u1\n');
+    assert.equal(ok(cli(['get', 'svc/json#/nested/pass'])).stdout, 'p1\n');
+  });
+
+  it('falls back along the chain to the env provider, which is read-only', () => {
+    assert.equal(ok(cli(['get', 'app/token'], undefined, { APP_TOKEN: 'from-env' })).stdout, 'from-env\n');
+    const json = JSON.parse(ok(cli(['get', 'app/token', '--json'], undefined, { APP_TOKEN: 'from-env' })).stdout);
+    assert.equal(json.provider, 'env');
+    const refused = cli(['set', 'app/token', '--provider', 'env'], 'x');
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /^lockbox: CAPABILITY: provider "env" does not support writes — /);
+  });
+
   it('health reports every provider', () => {
     const health = ok(cli(['health']));
     assert.match(health.stdout, /^ready\s+local/m);
