@@ -28,6 +28,12 @@ export const ERROR_CODES = {
   ALREADY_EXISTS: 'The thing to create already exists',
   GENERATOR_INVALID: 'A value generator was asked for an impossible policy',
   INVALID_INPUT: 'A value or option passed to the API is invalid',
+  SPEC_VALIDATION: 'A config does not satisfy its JSON Schema spec',
+  SECRET_NODE_INVALID: 'A secret field holds something that cannot be a secret (array, null, bad object)',
+  INVALID_COORDINATE: 'A secret coordinate is malformed (e.g. the managed prefix without a version)',
+  SECRET_REFERENCE_NOT_FOUND: 'A _secret_reference_id names no existing secret reference',
+  SECRET_IN_USE: 'A secret config is still referenced and cannot be deleted',
+  CONFLICT: 'A concurrent update won; re-read and retry',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
