@@ -70,6 +70,9 @@ export interface SetOptions {
   pending?: boolean;
 }
 
+/** One write of a batch. */
+export interface SetEntry { ref: SecretRef; value: SecretValue; opts?: SetOptions }
+
 export interface DeleteOptions {
   /** `soft` hides the secret (undelete brings it back); `destroy` erases values. @default "soft" */
   mode?: 'soft' | 'destroy';
@@ -102,6 +105,8 @@ export interface Provider {
   getMany?(refs: SecretRef[]): Promise<(SecretRecord | null)[]>;
   list?(prefix?: string, scope?: Scope): Promise<SecretListing[]>;
   set?(ref: SecretRef, value: SecretValue, opts?: SetOptions): Promise<SecretMetadata>;
+  /** Several writes at once, atomically where the backend can (the local store: one transaction). */
+  setMany?(entries: SetEntry[]): Promise<SecretMetadata[]>;
   delete?(ref: SecretRef, opts?: DeleteOptions): Promise<void>;
   /** Brings back a soft-deleted secret. */
   undelete?(ref: SecretRef): Promise<void>;

@@ -1,7 +1,7 @@
 import { isTransient } from '../errors.js';
 import type {
   DeleteOptions, HealthStatus, Provider, SecretListing, SecretMetadata, SecretRecord, SecretRef,
-  SecretVersion, SetOptions,
+  SecretVersion, SetEntry, SetOptions,
 } from '../types.js';
 import type { SecretValue } from '../secret-value.js';
 
@@ -68,6 +68,7 @@ export class CachedProvider implements Provider {
     if (inner.list) this.list = (prefix, scope) => inner.list!(prefix, scope);
     if (inner.versions) this.versions = (ref) => inner.versions!(ref);
     if (inner.set) this.set = this.#set;
+    if (inner.setMany) this.setMany = this.#setMany;
     if (inner.delete) this.delete = this.#delete;
     if (inner.undelete) this.undelete = this.#undelete;
   }
@@ -80,6 +81,7 @@ export class CachedProvider implements Provider {
   list?: (prefix?: string, scope?: string) => Promise<SecretListing[]>;
   versions?: (ref: SecretRef) => Promise<SecretVersion[]>;
   set?: (ref: SecretRef, value: SecretValue, opts?: SetOptions) => Promise<SecretMetadata>;
+  setMany?: (entries: SetEntry[]) => Promise<SecretMetadata[]>;
   delete?: (ref: SecretRef, opts?: DeleteOptions) => Promise<void>;
   undelete?: (ref: SecretRef) => Promise<void>;
 
@@ -189,6 +191,14 @@ export class CachedProvider implements Provider {
       return await this.#inner.set!(ref, value, opts);
     } finally {
       this.invalidate(ref);
+    }
+  }
+
+  async #setMany(entries: SetEntry[]): Promise<SecretMetadata[]> {
+    try {
+      return await this.#inner.setMany!(entries);
+    } finally {
+      for (const entry of entries) this.invalidate(entry.ref);
     }
   }
 

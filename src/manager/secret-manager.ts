@@ -169,6 +169,21 @@ export class SecretManager {
     return this.#metrics.time('set', provider.id, () => provider.set!(ref, secret, options));
   }
 
+  /**
+   * Writes several secrets to one provider; atomically (one transaction) where the provider has
+   * `setMany` (the local store), else one after another.
+   */
+  async setMany(entries: Array<{ name: string; value: string | SecretValue; options?: Omit<AddressOptions, 'provider'> & SetOptions }>, target: { provider?: string } = {}): Promise<SecretMetadata[]> {
+    const provider = this.#writer(target.provider, 'writes');
+    const batch = entries.map(({ name, value, options = {} }) => ({
+      ref: this.#ref(name, { ...options, provider: provider.id }), value: SecretValue.from(value), opts: options,
+    }));
+    if (provider.setMany) return this.#metrics.time('set', provider.id, () => provider.setMany!(batch));
+    const written: SecretMetadata[] = [];
+    for (const entry of batch) written.push(await this.#metrics.time('set', provider.id, () => provider.set!(entry.ref, entry.value, entry.opts)));
+    return written;
+  }
+
   /** Deletes a secret (soft by default: `undelete` brings it back; mode 'destroy' erases). */
   async delete(address: SecretAddress, options: AddressOptions & DeleteOptions = {}): Promise<void> {
     const ref = this.#ref(address, options);

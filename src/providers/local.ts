@@ -146,6 +146,11 @@ export class LocalProvider implements Provider {
     return this.#call((store) => store.set(ref, value, opts));
   }
 
+  /** Several writes in one transaction (one fsync): all or none. */
+  async setMany(entries: Array<{ ref: SecretRef; value: SecretValue; opts?: SetOptions }>): Promise<SecretMetadata[]> {
+    return this.#call((store) => store.setMany(entries));
+  }
+
   async delete(ref: SecretRef, opts?: DeleteOptions): Promise<void> {
     this.#call((store) => store.delete(ref, opts));
   }

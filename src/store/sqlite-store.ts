@@ -41,7 +41,7 @@ export class SqliteStore {
   readonly #providerId: string;
   readonly #cache: DataKeyCache;
   readonly #q: Record<keyof typeof SQL, Statement>;
-  readonly #write: Database.Transaction<(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number) => { version: number; envelope: Buffer; dataKey: Buffer }>;
+  readonly #writeMany: Database.Transaction<(items: ReadonlyArray<readonly [string, string, Buffer, number, SetOptions]>, now: number) => Array<{ version: number; envelope: Buffer; dataKey: Buffer }>>;
   #writes = 0;
 
   constructor(opened: OpenedDatabase, masterKey: MasterKey, providerId: string, dataKeyCacheSize: number) {
@@ -57,7 +57,7 @@ export class SqliteStore {
       const statement = db.prepare(sql);
       return [key, readers.has(key) ? statement.raw() : flags.has(key) ? statement.pluck() : statement];
     })) as Record<keyof typeof SQL, Statement>;
-    this.#write = db.transaction((scope, name, plaintext, staged, opts, now) => this.#insertVersion(scope, name, plaintext, staged, opts, now));
+    this.#writeMany = db.transaction((items, now) => items.map(([scope, name, plaintext, staged, opts]) => this.#insertVersion(scope, name, plaintext, staged, opts, now)));
   }
 
   /** Random id of this store, bound into every AAD. */
@@ -101,27 +101,36 @@ export class SqliteStore {
   }
 
   set(ref: SecretRef, value: SecretValue, opts: SetOptions = EMPTY_OPTIONS): SecretMetadata {
-    const name = checkName(ref.name);
-    const scope = ref.scope ? checkScope(ref.scope) : '';
-    const parsed = opts === EMPTY_OPTIONS ? undefined : setOptionsSchema.safeParse(opts);
-    if (parsed && !parsed.success) {
-      throw new LockboxError('INVALID_INPUT', `invalid options for set: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    }
-    const plaintext = Buffer.from(value.reveal(), 'utf8');
+    return this.setMany([{ ref, value, opts }])[0]!;
+  }
+
+  /** Writes several new versions in ONE transaction (one fsync): all are written or none. */
+  setMany(entries: Array<{ ref: SecretRef; value: SecretValue; opts?: SetOptions }>): SecretMetadata[] {
+    const items = entries.map(({ ref, value, opts = EMPTY_OPTIONS }) => {
+      const parsed = opts === EMPTY_OPTIONS ? undefined : setOptionsSchema.safeParse(opts);
+      if (parsed && !parsed.success) {
+        throw new LockboxError('INVALID_INPUT', `invalid options for set: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      return { ref, name: checkName(ref.name), scope: ref.scope ? checkScope(ref.scope) : '', value, opts };
+    });
     const now = Date.now();
-    let written: { version: number; envelope: Buffer; dataKey: Buffer };
+    const plaintexts = items.map((item) => Buffer.from(item.value.reveal(), 'utf8'));
+    let written: Array<{ version: number; envelope: Buffer; dataKey: Buffer }>;
     try {
-      written = this.#write.immediate(scope, name, plaintext, opts.pending ? 1 : 0, opts, now);
+      written = this.#writeMany.immediate(items.map((item, i) => [item.scope, item.name, plaintexts[i]!, item.opts.pending ? 1 : 0, item.opts] as const), now);
     } finally {
-      plaintext.fill(0);
+      for (const plaintext of plaintexts) plaintext.fill(0);
     }
-    if (this.#cache.capacity > 0) this.#cache.set(written.envelope.toString('latin1', 0, WRAPPED_KEY_BYTES), written.dataKey);
-    else written.dataKey.fill(0);
-    if (++this.#writes % PURGE_EVERY_WRITES === 0) this.purgeQuietly();
-    return {
-      name, scope: ref.scope || undefined, version: String(written.version), labels: [opts.pending ? 'pending' : 'current'],
-      createdAt: new Date(now), updatedAt: new Date(now), expiresAt: opts.expiresAt, tags: { ...(opts.tags ?? {}) },
-    };
+    return written.map((w, i) => {
+      const { ref, name, opts } = items[i]!;
+      if (this.#cache.capacity > 0) this.#cache.set(w.envelope.toString('latin1', 0, WRAPPED_KEY_BYTES), w.dataKey);
+      else w.dataKey.fill(0);
+      if (++this.#writes % PURGE_EVERY_WRITES === 0) this.purgeQuietly();
+      return {
+        name, scope: ref.scope || undefined, version: String(w.version), labels: [opts.pending ? 'pending' : 'current'],
+        createdAt: new Date(now), updatedAt: new Date(now), expiresAt: opts.expiresAt, tags: { ...(opts.tags ?? {}) },
+      };
+    });
   }
 
   list(prefix = '', scope?: string): SecretListing[] {
