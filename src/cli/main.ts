@@ -43,7 +43,7 @@ program.command('set <name>').description('write a new version; the value comes 
   .option('--from-file <path>', 'read the value from a file (one trailing newline stripped)')
   .addOption(new Option('--generate [length]', 'generate a random value (default 32 characters)'))
   .option('--ttl <duration>', 'expire the version after this long (30m, 12h, 7d)')
-  .option('--tag <key=value...>', 'tag the version (repeatable)')
+  .option('--tag <key=value>', 'tag the version (repeatable)', (tag: string, tags: string[]) => [...tags, tag], [] as string[])
   .option('--pending', 'stage the version as pending instead of current')
   .action(action(secrets, (m) => m.set));
 

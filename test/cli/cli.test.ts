@@ -47,10 +47,10 @@ describe('lockbox CLI (real processes)', () => {
     ok(cli(['set', 'gen/a', '--generate=24']));
     assert.equal(ok(cli(['get', 'gen/a'])).stdout.trim().length, 24);
     writeFileSync(join(dir, 'value.txt'), 'from-file\n');
-    ok(cli(['set', 'file/a', '--from-file', 'value.txt', '--tag', 'team=core', '--ttl', '1h']));
+    ok(cli(['set', '--tag', 'team=core', 'file/a', '--from-file', 'value.txt', '--tag', 'env=prod', '--ttl', '1h']));
     const json = JSON.parse(ok(cli(['get', 'file/a', '--json'])).stdout);
     assert.equal(json.value, 'from-file');
-    assert.deepEqual(json.tags, { team: 'core' });
+    assert.deepEqual(json.tags, { team: 'core', env: 'prod' });
     assert.ok(Date.parse(json.expiresAt) > Date.now());
   });
 
