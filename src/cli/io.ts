@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { LockboxError } from '../errors.js';
 
 /** Reads all of stdin when it is a pipe or a file; undefined when it is a terminal. */
@@ -52,4 +52,12 @@ export function info(line: string): void {
 /** JSON on stdout, with dates as ISO text. */
 export function outJson(value: unknown): void {
   out(JSON.stringify(value, null, 2));
+}
+
+/** Writes a file that may hold secrets: atomically (temp file + rename) and with mode 0600. */
+export function writePrivateFile(path: string, content: string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, content, { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, path);
 }

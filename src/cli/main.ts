@@ -82,6 +82,20 @@ program.command('resolve <file>').description('print FILE (yaml, json, env or te
 program.command('check <file>').description('check that every reference in FILE resolves (prints no values)')
   .action(action(() => import('./commands/resolve.js'), (m) => m.check));
 
+const configCommand = program.command('config').description('split, hydrate and mask JSON configs whose secret fields a JSON Schema marks (docs/config-secrets.md)');
+const configSecrets = () => import('./commands/config-secrets.js');
+configCommand.command('split <spec> <config>').description('write the secret fields to the secret backend; print the config with {"_secret": coordinate} pointers')
+  .option('--scope-type <type>', 'scope type in new coordinates', 'workspace')
+  .option('--scope-id <id>', 'scope id in new coordinates (default: --tenant, else "default")')
+  .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
+  .action(action(configSecrets, (m) => m.split));
+configCommand.command('hydrate <partial>').description('print the config with every {"_secret": …} pointer replaced by its value')
+  .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
+  .action(action(configSecrets, (m) => m.hydrate));
+configCommand.command('mask <spec> <config>').description('print the config with every secret field as "**********"')
+  .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
+  .action(action(configSecrets, (m) => m.mask));
+
 program.command('health').description('check every configured provider (exit 1 when one is down)')
   .action(action(() => import('./commands/health.js'), (m) => m.health));
 

@@ -1,10 +1,10 @@
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { LockboxError } from '../../errors.js';
 import { parseDotenv } from '../../providers/dotenv-parse.js';
 import { collectReferences, formatRef, resolveDocument, resolveString } from '../../references/index.js';
 import { withContext, type GlobalOptions } from '../context.js';
-import { out, outJson } from '../io.js';
+import { out, outJson, writePrivateFile } from '../io.js';
 
 type Format = 'yaml' | 'json' | 'env' | 'text';
 const FORMATS: Format[] = ['yaml', 'json', 'env', 'text'];
@@ -23,7 +23,7 @@ export async function resolve(file: string, options: ResolveOptions): Promise<vo
     }
     return render(await resolveDocument(manager, document, { scope }), format, file);
   });
-  if (options.output) writeSecretFile(options.output, rendered);
+  if (options.output) writePrivateFile(options.output, rendered);
   else process.stdout.write(rendered);
 }
 
@@ -115,12 +115,4 @@ async function render(document: unknown, format: Format, file: string): Promise<
 
 function quoteEnv(value: string): string {
   return /^[A-Za-z0-9_./:@+-]*$/.test(value) ? value : `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\$/g, '\\$')}"`;
-}
-
-/** Writes resolved output (it holds secrets) atomically with mode 0600. */
-function writeSecretFile(path: string, content: string): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, content, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, path);
 }
