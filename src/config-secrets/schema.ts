@@ -129,7 +129,33 @@ export function createConfigSecretsDatabase(path: string): Kysely<ConfigSecretsT
     sqlite?.close();
     throw new LockboxError('STORE_ERROR', `the config-secrets database ${file} could not be opened: ${error instanceof Error ? error.message : 'unknown error'}`, { cause: error });
   }
-  return new Kysely<ConfigSecretsTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<ConfigSecretsTables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running a small statement, so the
+ * handle given to Kysely keeps the last 256 prepared statements by SQL text.
+ */
+function withStatementCache(sqlite: Database.Database): Database.Database {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (sql: string): Database.Statement => {
+    let statement = cache.get(sql);
+    if (statement) {
+      cache.delete(sql);
+    } else {
+      statement = sqlite.prepare(sql);
+      if (cache.size >= 256) cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(sql, statement);
+    return statement;
+  };
+  return new Proxy(sqlite, {
+    get(target, property) {
+      if (property === 'prepare') return prepare;
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 async function createTables(db: Kysely<unknown>): Promise<void> {

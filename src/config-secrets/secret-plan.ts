@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { InvalidNameError, LockboxError } from '../errors.js';
 import type { SecretManager } from '../manager/secret-manager.js';
 import type { SecretRecord } from '../types.js';
+import type { SecretValue } from '../secret-value.js';
 import {
   EPHEMERAL_SCOPE_ID, newManagedCoordinate, nextVersion, parseCoordinate, type ManagedCoordinate, type SecretCoordinate,
 } from './coordinates.js';
@@ -68,15 +69,13 @@ export async function planSecrets(
   input: { processed: ProcessedSecret[]; owner: Owner; scope: ConfigScope; persisted: Map<string, PersistedPointer>; expiresAt?: Date },
 ): Promise<SecretPlan> {
   const plan: SecretPlan = { bindings: [], written: [] };
+  const raw: Array<{ path: string; value: SecretValue; previous?: ManagedCoordinate }> = [];
   try {
     for (const { path, node } of input.processed) {
       const old = input.persisted.get(path);
       if (node.kind === 'raw') {
         const previous = old?.managed ? safeParse(old.coordinate) : undefined;
-        const reserved = await reserveCoordinate(ctx, input.scope, previous?.kind === 'managed' ? previous : undefined, path);
-        plan.written.push({ secretConfigId: reserved.id, coordinate: reserved.coordinate, providerId: ctx.storage.provider_id });
-        await ctx.manager.set(reserved.coordinate, node.value, { provider: ctx.storage.provider_id, expiresAt: input.expiresAt });
-        plan.bindings.push({ path, coordinate: reserved.coordinate, managed: true, storageId: ctx.storage.id, secretConfigId: reserved.id });
+        raw.push({ path, value: node.value, previous: previous?.kind === 'managed' ? previous : undefined });
       } else if (node.kind === 'masked') {
         if (!old) throw new LockboxError('SECRET_NODE_INVALID', `secret field ${path} holds the mask, but a masked value has nothing stored to keep`, { hint: 'send the secret value (or a {"_secret": …} pointer) for this field' });
         plan.bindings.push({ path, coordinate: old.coordinate, managed: old.managed, storageId: old.storageId ?? ctx.storage.id, secretConfigId: old.secretConfigId });
@@ -90,11 +89,45 @@ export async function planSecrets(
         plan.bindings.push({ path, coordinate: node.coordinate.full, managed: node.coordinate.kind === 'managed', storageId: storage.id });
       }
     }
+    // Raw values: reserve every coordinate (fresh ones in one transaction), then write them all
+    // in one batch — one transaction in the local store.
+    const reserved = await reserveCoordinates(ctx, input.scope, raw);
+    reserved.forEach((r) => plan.written.push({ secretConfigId: r.id, coordinate: r.coordinate, providerId: ctx.storage.provider_id }));
+    if (raw.length > 0) {
+      await ctx.manager.setMany(raw.map((entry, i) => ({ name: reserved[i]!.coordinate, value: entry.value, options: { expiresAt: input.expiresAt } })), { provider: ctx.storage.provider_id });
+    }
+    raw.forEach((entry, i) => plan.bindings.push({ path: entry.path, coordinate: reserved[i]!.coordinate, managed: true, storageId: ctx.storage.id, secretConfigId: reserved[i]!.id }));
     return plan;
   } catch (error) {
     await rollbackPlan(ctx, plan);
     throw error;
   }
+}
+
+/**
+ * Reserves a secret_config row per raw value: the next version of the path's managed
+ * coordinate (checked one by one: a racing update may hold it), or a fresh random coordinate
+ * (reserved together in one transaction; a clash of random UUIDs falls back to the one-by-one path).
+ */
+async function reserveCoordinates(
+  ctx: PlanContext, scope: ConfigScope, raw: Array<{ path: string; previous?: ManagedCoordinate }>,
+): Promise<Array<{ id: string; coordinate: string }>> {
+  const reserved: Array<{ id: string; coordinate: string } | undefined> = new Array(raw.length);
+  const fresh = raw.map((entry, i) => ({ i, entry })).filter(({ entry }) => entry.previous === undefined);
+  if (fresh.length > 0) {
+    const now = ctx.now.toISOString();
+    await ctx.db.transaction().execute(async (trx) => {
+      for (const { i } of fresh) {
+        const coordinate = newManagedCoordinate({ scopeType: scope.type, scopeId: isEphemeral(scope) ? EPHEMERAL_SCOPE_ID : scope.id, prefix: ctx.prefix }).full;
+        const id = await reserveSecretConfig(trx, { storageId: ctx.storage.id, coordinate, managed: true, actor: ctx.actor, now });
+        if (id !== undefined) reserved[i] = { id, coordinate };
+      }
+    });
+  }
+  for (let i = 0; i < raw.length; i++) {
+    reserved[i] ??= await reserveCoordinate(ctx, scope, raw[i]!.previous, raw[i]!.path);
+  }
+  return reserved as Array<{ id: string; coordinate: string }>;
 }
 
 /** Destroys the secrets a failed call wrote and drops their reserved rows. */
