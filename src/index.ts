@@ -35,3 +35,11 @@ export { create as createLocalProvider, initLocalStore, generateMasterKey } from
 export type { LocalOptions } from './providers/local.js';
 export { create as createMemoryProvider } from './providers/memory.js';
 export type { MemoryOptions } from './providers/memory.js';
+export {
+  createConfigSecrets, createConfigSecretsDatabase, migrateToLatest, ensureDefaultStorage, DEFAULT_SECRET_STORAGE_ID,
+  processConfig, maskConfig, hydrateConfig, replaceAtPaths, findPointers, findSecretPaths, parseCoordinate,
+  newManagedCoordinate, nextVersion, MASK,
+} from './config-secrets/index.js';
+export type {
+  ConfigSecrets, ConfigSecretsOptions, CreateConfigInput, UpdateConfigOptions, SavedConfig, SecretBinding, ConfigScope, Owner, SecretUsage,
+} from './config-secrets/index.js';
