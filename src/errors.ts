@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   MASTER_KEY_MISSING: 'No master key could be found',
   MASTER_KEY_INVALID: 'The master key is malformed or cannot open the store',
   SECRET_TAMPERED: 'A stored ciphertext failed authentication',
+  AUDIT_WRITE_FAILED: 'An audit event could not be written, so the operation it records fails',
+  AUDIT_TAMPERED: 'The audit log is not intact: a line fails its hash chain or is not an audit event',
   STORE_ERROR: 'The local store could not be opened or written',
   NO_VALUE: 'No value was given to set',
   INVALID_ARGUMENT: 'A command-line argument or option is invalid',
@@ -34,6 +36,8 @@ export const ERROR_CODES = {
   SECRET_REFERENCE_NOT_FOUND: 'A _secret_reference_id names no existing secret reference',
   SECRET_IN_USE: 'A secret config is still referenced and cannot be deleted',
   CONFLICT: 'A concurrent update won; re-read and retry',
+  ACCESS_DENIED: 'The access policy does not let this principal do this action on this secret',
+  POLICY_INVALID: 'The access policy (access: in lockbox.yaml) breaks its schema',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
