@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable } from 'kysely';
-import { migrateToLatest, type ConfigDocumentTable, type ConfigSecretsTables, type SecretConfigTable, type SecretStorageTable } from './schema.js';
+import { migrateToLatest, type ConfigDocumentTable, type ConfigSecretsTables, type SecretConfigTable, type SecretReferenceTable, type SecretStorageTable } from './schema.js';
 
 /** A Kysely instance or a transaction over the config-secrets tables. */
 export type ConfigSecretsDb = Kysely<ConfigSecretsTables>;
@@ -103,6 +103,22 @@ export interface SecretConfigInput { storageId: string; coordinate: string; mana
  * Inserts a managed row for a coordinate about to be written; false when the coordinate is
  * taken (the UNIQUE (storage, coordinate) constraint makes the claim atomic across writers).
  */
+/**
+ * reserveSecretConfig for many coordinates in one statement; returns the id of each row that was
+ * inserted (undefined where the coordinate was already taken).
+ */
+export async function reserveSecretConfigs(db: ConfigSecretsDb, inputs: SecretConfigInput[]): Promise<Array<string | undefined>> {
+  if (inputs.length === 0) return [];
+  const rows = inputs.map((input) => configRow(randomUUID(), input));
+  const inserted = new Set<string>();
+  for (let i = 0; i < rows.length; i += 200) {
+    const result = await db.insertInto('secret_config').values(rows.slice(i, i + 200))
+      .onConflict((oc) => oc.columns(['secret_storage_id', 'external_coordinate']).doNothing()).returning('id').execute();
+    for (const row of result) inserted.add(row.id);
+  }
+  return rows.map((row) => (inserted.has(row.id) ? row.id : undefined));
+}
+
 export async function reserveSecretConfig(db: ConfigSecretsDb, input: SecretConfigInput): Promise<string | undefined> {
   const id = randomUUID();
   const result = await db.insertInto('secret_config').values(configRow(id, input))
@@ -184,6 +200,7 @@ export async function bindReferences(db: ConfigSecretsDb, owner: Owner, bindings
   const existing = new Map((await listOwnerReferences(db, owner)).filter((r) => r.path !== null).map((r) => [r.path!, r]));
   const referenceIds = new Map<string, string>();
   const released: string[] = [];
+  const inserts: Insertable<SecretReferenceTable>[] = [];
   for (const [path, secretConfigId] of bindings) {
     const current = existing.get(path);
     if (current) {
@@ -193,12 +210,12 @@ export async function bindReferences(db: ConfigSecretsDb, owner: Owner, bindings
       released.push(current.secretConfigId);
     } else {
       const id = randomUUID();
-      await db.insertInto('secret_reference').values({
-        id, secret_config_id: secretConfigId, scope_type: owner.type, scope_id: owner.id, hydration_path: path, created_at: now, updated_at: now,
-      }).execute();
+      inserts.push({ id, secret_config_id: secretConfigId, scope_type: owner.type, scope_id: owner.id, hydration_path: path, created_at: now, updated_at: now });
       referenceIds.set(path, id);
     }
   }
+  // New references in one statement (chunks stay well under SQLite's 32,766 bound parameters).
+  for (let i = 0; i < inserts.length; i += 500) await db.insertInto('secret_reference').values(inserts.slice(i, i + 500)).execute();
   for (const [path, reference] of existing) {
     if (bindings.has(path)) continue;
     await db.deleteFrom('secret_reference').where('id', '=', reference.id).execute();

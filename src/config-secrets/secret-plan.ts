@@ -14,7 +14,7 @@ import {
 } from './coordinates.js';
 import {
   DEFAULT_SECRET_STORAGE_ID, deleteTombstoned, ensureDefaultStorage, findOwnerReference, findSecretConfigByCoordinate,
-  findStorage, listTombstoned, reserveSecretConfig, toBoolean,
+  findStorage, listTombstoned, reserveSecretConfig, reserveSecretConfigs, toBoolean,
   type ConfigSecretsDb, type Owner, type ReferenceWithSecret, type SecretConfigRow, type SecretUsage, type StorageRow,
 } from './repository.js';
 import { migrateToLatest } from './schema.js';
@@ -116,13 +116,9 @@ async function reserveCoordinates(
   const fresh = raw.map((entry, i) => ({ i, entry })).filter(({ entry }) => entry.previous === undefined);
   if (fresh.length > 0) {
     const now = ctx.now.toISOString();
-    await ctx.db.transaction().execute(async (trx) => {
-      for (const { i } of fresh) {
-        const coordinate = newManagedCoordinate({ scopeType: scope.type, scopeId: isEphemeral(scope) ? EPHEMERAL_SCOPE_ID : scope.id, prefix: ctx.prefix }).full;
-        const id = await reserveSecretConfig(trx, { storageId: ctx.storage.id, coordinate, managed: true, actor: ctx.actor, now });
-        if (id !== undefined) reserved[i] = { id, coordinate };
-      }
-    });
+    const coordinates = fresh.map(() => newManagedCoordinate({ scopeType: scope.type, scopeId: isEphemeral(scope) ? EPHEMERAL_SCOPE_ID : scope.id, prefix: ctx.prefix }).full);
+    const ids = await reserveSecretConfigs(ctx.db, coordinates.map((coordinate) => ({ storageId: ctx.storage.id, coordinate, managed: true, actor: ctx.actor, now })));
+    fresh.forEach(({ i }, k) => { if (ids[k] !== undefined) reserved[i] = { id: ids[k]!, coordinate: coordinates[k]! }; });
   }
   for (let i = 0; i < raw.length; i++) {
     reserved[i] ??= await reserveCoordinate(ctx, scope, raw[i]!.previous, raw[i]!.path);
