@@ -3,8 +3,8 @@
  * SQLite (the default, see createConfigSecretsDatabase) and later on PostgreSQL. Dates are ISO
  * text; booleans are written as 0/1 (read back as 0/1 on SQLite, true/false on PostgreSQL).
  */
-import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { createPrivateFile, restrictSidecarFiles, sqliteAddon } from '../store/sqlite-files.js';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type ColumnType, type CreateTableBuilder, type Migration, type MigrationProvider } from 'kysely';
 import { LockboxError } from '../errors.js';
@@ -119,7 +119,7 @@ export function createConfigSecretsDatabase(path: string): Kysely<ConfigSecretsT
   let sqlite: Database.Database | undefined;
   try {
     createPrivateFile(file);
-    sqlite = new Database(file, { timeout: 5000 });
+    sqlite = new Database(file, { timeout: 5000, nativeBinding: sqliteAddon() });
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
@@ -224,29 +224,4 @@ function audited<TB extends string, C extends string>(table: CreateTableBuilder<
     .addColumn('updated_at', 'text', (c) => c.notNull());
 }
 
-/** Creates the file with mode 0600 (umask-independent) or tightens an existing one to 0600. */
-function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  try {
-    const fd = openSync(path, 'wx', 0o600);
-    try {
-      fchmodSync(fd, 0o600);
-    } finally {
-      closeSync(fd);
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-  }
-}
 
-/** SQLite gives -wal/-shm the database file's mode; this makes sure of it. */
-function restrictSidecarFiles(path: string): void {
-  for (const suffix of ['-wal', '-shm']) {
-    try {
-      if ((statSync(path + suffix).mode & 0o077) !== 0) chmodSync(path + suffix, 0o600);
-    } catch {
-      // not created yet: SQLite creates it with the database file's mode
-    }
-  }
-}
