@@ -38,6 +38,20 @@ export const ERROR_CODES = {
   CONFLICT: 'A concurrent update won; re-read and retry',
   ACCESS_DENIED: 'The access policy does not let this principal do this action on this secret',
   POLICY_INVALID: 'The access policy (access: in lockbox.yaml) breaks its schema',
+  SDK_MISSING: 'An optional SDK a provider needs is not installed',
+  AUTH_FAILED: 'The backend rejected the credentials (HTTP 401 or an auth method failed): missing, invalid or expired',
+  PERMISSION_DENIED: 'The backend refused the operation for these credentials (HTTP 403)',
+  THROTTLED: 'The backend throttled the request (HTTP 429); transient, retried with backoff',
+  TIMEOUT: 'A call to the backend took longer than the provider\'s timeout_ms; transient',
+  PROVIDER_ERROR: 'The backend answered with an error lockbox has no specific code for',
+  VALUE_TOO_LARGE: 'The value exceeds the size the backend accepts',
+  NAME_UNMAPPABLE: 'A secret name cannot be mapped to the backend\'s naming rules, or two names would map to one',
+  TENANT_DOCUMENT_INVALID: 'A tenant document (one JSON secret per tenant) is not a JSON object',
+  MIGRATE_VERIFY_FAILED: 'A migrated secret read back from the target did not match the source',
+  ROTATION_TEST_FAILED: 'A rotation\'s test hook rejected the pending value; current is unchanged',
+  KEY_ROTATION_FAILED: 'Re-wrapping data keys under a new master key failed; every secret stays readable',
+  KMS_ERROR: 'The key management service refused or failed to wrap/unwrap the master key',
+  SNAPSHOT_INVALID: 'The last-known-good snapshot cannot be opened (wrong key, tampered or corrupt)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
