@@ -67,6 +67,8 @@ export const auditEntrySchema = z.object({
   version: z.string().regex(PATTERNS.version).optional(),
   /** LockboxError code of a failed or denied operation. */
   errorCode: z.enum(ERROR_CODE_LIST).optional(),
+  /** How many identical reads this event stands for (batched reads: same principal, secret and outcome within one flush interval; `time` is the first). @default 1 */
+  count: z.number().int().positive().optional(),
   /** Correlates the events of one request. */
   requestId: z.string().regex(PATTERNS.requestId),
 }).strict();
@@ -120,7 +122,7 @@ export function toAuditEntry(input: unknown, isoNow: () => string, newRequestId:
   return entry;
 }
 
-const OPTIONAL_FIELDS = ['provider', 'scope', 'name', 'version', 'errorCode'] as const;
+const OPTIONAL_FIELDS = ['provider', 'scope', 'name', 'version', 'errorCode', 'count'] as const;
 
 /** Formats one chained line (with its trailing newline) and returns it with its hash. */
 export function formatAuditLine(entry: AuditEntry, seq: number, prev: string): { line: string; hash: string } {
@@ -135,7 +137,7 @@ export function formatAuditEntryJson(entry: AuditEntry): string {
   return JSON.stringify({
     time: entry.time, principal: entry.principal, action: entry.action, outcome: entry.outcome,
     provider: entry.provider, scope: entry.scope, name: entry.name, version: entry.version,
-    errorCode: entry.errorCode, requestId: entry.requestId,
+    errorCode: entry.errorCode, count: entry.count, requestId: entry.requestId,
   });
 }
 
@@ -220,6 +222,7 @@ const FIELD_CHECKS = new Map<string, (value: unknown) => boolean>([
   ['action', (value) => ACTIONS.has(value)],
   ['outcome', (value) => OUTCOMES.has(value)],
   ['errorCode', (value) => typeof value === 'string' && Object.hasOwn(ERROR_CODES, value)],
+  ['count', (value) => Number.isSafeInteger(value) && (value as number) > 0],
   ...Object.entries(PATTERNS).map(([key, pattern]) => [key, (value: unknown) => typeof value === 'string' && pattern.test(value)] as const),
 ]);
 

@@ -23,7 +23,7 @@ export interface CommandContext {
 /** Loads lockbox.yaml (or the default) and builds the manager; the caller disposes it. */
 export async function openContext(options: GlobalOptions): Promise<CommandContext> {
   const config = await loadConfig({ path: options.config, cwd: process.cwd(), env: process.env });
-  const manager = await createManagerFromConfig(config, { redactor: globalRedactor, scope: options.tenant });
+  const manager = await createManagerFromConfig(config, { redactor: globalRedactor, scope: options.tenant, auditStream: process.stderr });
   return { config, manager, options };
 }
 

@@ -74,6 +74,25 @@ program.command('run').description("run a command with the config's env: mapping
   .option('--no-mask', 'do not mask secret values in the output')
   .action(action(() => import('./commands/run.js'), (m) => m.run));
 
+const audit = () => import('./commands/audit.js');
+const auditCommand = program.command('audit').description('show the audit log (who did what to which secret, when, with what outcome — never a value)')
+  .option('--since <duration>', 'only events of the last DURATION (30m, 1h, 7d)')
+  .option('--secret <name-or-glob>', 'only events on this secret (db/password, db/*, db/**)')
+  .option('--principal <name>', 'only events of this principal')
+  .option('--action <action>', 'only this action (repeatable): read, list, write, delete, rotate, rollback, …', (a: string, all: string[]) => [...all, a], [] as string[])
+  .option('--file <path>', 'audit file to read (default: audit.path of lockbox.yaml)')
+  .action(action(audit, (m) => m.show));
+auditCommand.command('verify').description('check the hash chain: "audit log intact: N events" or the first broken line and why')
+  .option('--file <path>', 'audit file to check (default: audit.path of lockbox.yaml)')
+  .action(async (opts: Record<string, unknown>, command: Command) => {
+    const m = await audit();
+    await m.verify({ ...globals(), ...(command.parent?.opts() ?? {}), ...opts });
+  });
+
+program.command('policy').description('access policy tools (docs/access-control.md)')
+  .command('check <principal> <action> <secret>').description('allow/deny for PRINCIPAL doing ACTION on SECRET, and the rule that decided (--tenant for a tenant)')
+  .action(action(audit, (m) => m.policyCheck));
+
 program.command('resolve <file>').description('print FILE (yaml, json, env or text) with every ${secret:…} resolved')
   .option('--format <format>', 'output format: yaml | json | env | text (default: the input format)')
   .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isSeq, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { compilePolicy } from '../access/index.js';
 import { LockboxError } from '../errors.js';
 import { loadProviderModule } from '../providers/registry.js';
 import {
@@ -191,6 +192,11 @@ function buildLoadedConfig(path: string, fileConfig: ConfigFile, sources: Provid
   };
   if (fileConfig.default_provider !== undefined) config.defaultProvider = fileConfig.default_provider;
   if (fileConfig.tenant !== undefined) config.tenant = fileConfig.tenant;
+  if (fileConfig.audit) {
+    const a = fileConfig.audit;
+    config.audit = { enabled: a.enabled, path: a.path, stdout: a.stdout, onFailure: a.on_failure, reads: a.reads, flushIntervalSeconds: a.flush_interval };
+  }
+  if (fileConfig.access !== undefined && fileConfig.access !== null) config.access = compilePolicy(fileConfig.access, path);
   return config;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CompiledPolicy } from '../access/index.js';
 import { LockboxError } from '../errors.js';
 
 /**
@@ -50,6 +51,26 @@ export interface LoadedConfig {
   env: Record<string, string>;
   /** Default tenant (scope). */
   tenant?: string;
+  /** The `audit:` section; absent = no audit log. */
+  audit?: AuditConfig;
+  /** The compiled `access:` policy; absent = everything allowed. */
+  access?: CompiledPolicy;
+}
+
+/** The `audit:` section (see docs/audit.md), paths relative to the config file. */
+export interface AuditConfig {
+  /** @default true */
+  enabled: boolean;
+  /** The hash-chained JSONL file. @default ".lockbox/audit.jsonl" */
+  path: string;
+  /** Also write each event as a JSON line to stdout (stderr for the CLI), for a SIEM. @default false */
+  stdout: boolean;
+  /** `fail`: an operation whose event cannot be written fails; `warn`: reads go on with a warning. @default "fail" */
+  onFailure: 'fail' | 'warn';
+  /** `batched`: identical reads are coalesced and written every flush interval; `sync`: each read awaits its event. @default "batched" */
+  reads: 'batched' | 'sync';
+  /** How often batched reads are written, in seconds. @default 1 */
+  flushIntervalSeconds: number;
 }
 
 /** The provider used when no file (or no `providers:`/`secrets:` section) exists: seed 002's default. */
@@ -107,6 +128,15 @@ const cacheSchema = z.object({
   enabled: z.boolean().default(true),
 }).strict();
 
+const auditSchema = z.object({
+  enabled: z.boolean().default(true),
+  path: z.string().min(1).default('.lockbox/audit.jsonl'),
+  stdout: z.boolean().default(false),
+  on_failure: z.enum(['fail', 'warn']).default('fail'),
+  reads: z.enum(['batched', 'sync']).default('batched'),
+  flush_interval: durationSchema.default(1),
+}).strict();
+
 /** Seed 002's `secrets:` block: a type plus that type's options, side by side. */
 const runnerSecretsSchema = z.object({ type: z.string().min(1, 'the provider type is empty') }).passthrough();
 
@@ -126,6 +156,9 @@ export const configFileSchema = z.object({
     .refine((t) => t !== '.' && t !== '..', 'a tenant cannot be "." or ".."').optional(),
   secrets: runnerSecretsSchema.optional(),
   runner: z.object({ secrets: runnerSecretsSchema.optional() }).passthrough().nullish(),
+  audit: auditSchema.nullish(),
+  /** Checked by compilePolicy (POLICY_INVALID naming the key path), not here. */
+  access: z.unknown().optional(),
 }).strict();
 
 /** The parsed file, before cross-checks and provider option validation. */

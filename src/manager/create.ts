@@ -1,4 +1,7 @@
 import type { LoadedConfig } from '../config/index.js';
+import { resolve } from 'node:path';
+import { currentPrincipal } from '../access/index.js';
+import { AuditLog, jsonlFileSink, stdoutSink, type AuditSink } from '../audit/index.js';
 import { loadProviderModule } from '../providers/registry.js';
 import type { Provider } from '../types.js';
 import { SecretManager, type ValueRegistry } from './secret-manager.js';
@@ -10,6 +13,10 @@ export interface CreateManagerOptions {
   scope?: string;
   /** Environment the providers read. @default process.env */
   env?: Record<string, string | undefined>;
+  /** Who is asking (access control, audit). @default LOCKBOX_PRINCIPAL, else the OS user */
+  principal?: string;
+  /** Where `audit.stdout: true` writes JSON lines (the CLI passes stderr: stdout carries output). @default process.stdout */
+  auditStream?: NodeJS.WritableStream;
 }
 
 /** Builds the providers a loaded lockbox.yaml names and the manager around them. */
@@ -26,7 +33,14 @@ export async function createManagerFromConfig(config: LoadedConfig, options: Cre
     maxEntries: config.cache.maxEntries,
     staleIfErrorMs: config.cache.staleIfErrorSeconds * 1000,
   };
+  const audit = config.audit?.enabled ? await openAudit(config, options) : undefined;
   return new SecretManager({
+    principal: options.principal ?? currentPrincipal(options.env ?? process.env),
+    access: config.access,
+    audit,
+    auditOptions: config.audit ? {
+      reads: config.audit.reads, onFailure: config.audit.onFailure, flushIntervalMs: config.audit.flushIntervalSeconds * 1000,
+    } : undefined,
     providers,
     chain: config.chain,
     defaultProvider: config.defaultProvider,
@@ -34,4 +48,12 @@ export async function createManagerFromConfig(config: LoadedConfig, options: Cre
     scope: options.scope ?? config.tenant,
     redactor: options.redactor,
   });
+}
+
+/** Opens the audit sinks of the `audit:` section (the file path relative to the config file). */
+async function openAudit(config: LoadedConfig, options: CreateManagerOptions): Promise<AuditLog> {
+  const audit = config.audit!;
+  const sinks: AuditSink[] = [jsonlFileSink(resolve(config.baseDir, audit.path))];
+  if (audit.stdout) sinks.push(stdoutSink({ stream: options.auditStream }));
+  return AuditLog.open({ sinks });
 }

@@ -9,7 +9,11 @@ import type {
 } from '../types.js';
 import { globalRedactor } from '../redaction/index.js';
 import { resolveDocument, resolveString, type FetchOutcome } from '../references/resolve.js';
+import type { CompiledPolicy } from '../access/index.js';
+import { currentPrincipal } from '../access/index.js';
+import type { AuditLog } from '../audit/index.js';
 import { CachedProvider, type CacheOptions } from './cache.js';
+import { OperationGuard, type GuardOptions } from './guard.js';
 import { ManagerMetrics, type MetricsSnapshot } from './metrics.js';
 
 /** Where values read through the manager are registered for masking (a Redactor). */
@@ -31,6 +35,14 @@ export interface SecretManagerOptions {
   tenantFallback?: boolean;
   /** Registry every value read is registered with, for masking output. @default globalRedactor */
   redactor?: ValueRegistry;
+  /** Who calls this manager (access control and audit). @default LOCKBOX_PRINCIPAL, else the OS user */
+  principal?: string;
+  /** A compiled `access:` policy (compilePolicy); once given, anything it does not allow is denied. @default none (everything allowed) */
+  access?: CompiledPolicy;
+  /** Audit log every operation appends to (AuditLog.open). @default none */
+  audit?: AuditLog;
+  /** How audit events are written: `reads` batched or sync, `onFailure` fail or warn, `flushIntervalMs`. @default { reads: 'batched', onFailure: 'fail', flushIntervalMs: 1000 } */
+  auditOptions?: Pick<GuardOptions, 'reads' | 'onFailure' | 'flushIntervalMs' | 'warn'>;
 }
 
 /** Options of calls that address one secret. */
@@ -53,6 +65,8 @@ export class SecretManager {
   readonly #metrics = new ManagerMetrics();
   /** The first provider's cache, when plain names can be answered from it directly. */
   readonly #plainCache?: CachedProvider;
+  /** Access control and audit; undefined when neither is configured. */
+  readonly #guard?: OperationGuard;
 
   constructor(options: SecretManagerOptions) {
     for (const provider of options.providers) {
@@ -68,6 +82,18 @@ export class SecretManager {
     this.#redactor = options.redactor ?? globalRedactor;
     const first = this.#chain[0];
     this.#plainCache = first instanceof CachedProvider && this.#scope === undefined ? first : undefined;
+    const guard = new OperationGuard({ principal: options.principal ?? currentPrincipal(), policy: options.access, audit: options.audit, ...options.auditOptions });
+    if (!guard.inactive) this.#guard = guard;
+  }
+
+  /** Who this manager acts for (access control and audit). */
+  get principal(): string {
+    return this.#guard?.principal ?? 'unknown';
+  }
+
+  /** The guard (access control + audit), when configured: for `lockbox policy check` and key rotation events. */
+  get guard(): OperationGuard | undefined {
+    return this.#guard;
   }
 
   /** A configured provider (cache-wrapped) by id; UNKNOWN_PROVIDER names the known ids. */
@@ -93,7 +119,8 @@ export class SecretManager {
       const hit = this.#plainCache.peekPlainName(address);
       if (hit !== undefined) {
         this.#metrics.fastGets++;
-        return hit;
+        if (this.#guard === undefined) return hit;
+        return this.#guardedHit({ name: address, provider: this.#plainCache.id }, hit);
       }
     }
     const ref = this.#ref(address, options ?? {});
@@ -103,17 +130,18 @@ export class SecretManager {
         const hit = first.peek(ref);
         if (hit && hit.metadata.scope === ref.scope) {
           this.#metrics.count('get');
-          return Promise.resolve(hit);
+          if (this.#guard === undefined) return Promise.resolve(hit);
+          return this.#guardedHit({ name: ref.name, scope: ref.scope, provider: first.id, version: ref.version }, Promise.resolve(hit));
         }
       }
     }
-    return this.#get(ref);
+    return this.#guardedGet(ref);
   }
 
   /** Like get, but a missing secret is a NotFoundError. */
   async require(address: SecretAddress, options: AddressOptions = {}): Promise<SecretRecord> {
     const ref = this.#ref(address, options);
-    const record = await this.#get(ref);
+    const record = await this.#guardedGet(ref);
     if (!record) throw new NotFoundError(describeRef(ref));
     return record;
   }
@@ -134,7 +162,7 @@ export class SecretManager {
     const pending: Promise<void>[] = [];
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
-      const plain = this.#plainCache !== undefined && ref.scope === undefined && ref.provider === undefined
+      const plain = this.#plainCache !== undefined && this.#guard === undefined && ref.scope === undefined && ref.provider === undefined
         && ref.field === undefined && (ref.version === undefined || ref.version === 'current');
       const hit = plain ? this.#plainCache!.peek(ref) : undefined;
       if (hit) {
@@ -166,7 +194,8 @@ export class SecretManager {
     const ref = this.#ref(address, options);
     const provider = this.#writer(ref.provider, 'writes');
     const secret = SecretValue.from(value);
-    return this.#metrics.time('set', provider.id, () => provider.set!(ref, secret, options));
+    const write = () => this.#metrics.time('set', provider.id, () => provider.set!(ref, secret, options));
+    return this.#guard ? this.#guard.run('write', guardTarget(ref, provider.id), write, versionOf) : write();
   }
 
   /**
@@ -178,18 +207,27 @@ export class SecretManager {
     const batch = entries.map(({ name, value, options = {} }) => ({
       ref: this.#ref(name, { ...options, provider: provider.id }), value: SecretValue.from(value), opts: options,
     }));
-    if (provider.setMany) return this.#metrics.time('set', provider.id, () => provider.setMany!(batch));
-    const written: SecretMetadata[] = [];
-    for (const entry of batch) written.push(await this.#metrics.time('set', provider.id, () => provider.set!(entry.ref, entry.value, entry.opts)));
+    for (const entry of batch) this.#guard?.check('write', guardTarget(entry.ref, provider.id));
+    let written: SecretMetadata[] = [];
+    try {
+      if (provider.setMany) written = await this.#metrics.time('set', provider.id, () => provider.setMany!(batch));
+      else for (const entry of batch) written.push(await this.#metrics.time('set', provider.id, () => provider.set!(entry.ref, entry.value, entry.opts)));
+    } catch (error) {
+      for (const entry of batch) await this.#guard?.record('write', guardTarget(entry.ref, provider.id), error);
+      throw error;
+    }
+    for (const [i, entry] of batch.entries()) await this.#guard?.record('write', { ...guardTarget(entry.ref, provider.id), version: written[i]?.version });
     return written;
   }
 
   /** Deletes a secret (soft by default: `undelete` brings it back; mode 'destroy' erases). */
   async delete(address: SecretAddress, options: AddressOptions & DeleteOptions = {}): Promise<void> {
     const ref = this.#ref(address, options);
+    this.#guard?.check('delete', guardTarget(ref));
     const provider = await this.#owner(ref, 'delete');
     if (!provider.delete) throw new CapabilityError(provider.id, 'delete');
-    await this.#metrics.time('delete', provider.id, () => provider.delete!(ref, options));
+    const remove = () => this.#metrics.time('delete', provider.id, () => provider.delete!(ref, options));
+    await (this.#guard ? this.#guard.run(options.mode === 'destroy' ? 'destroy' : 'delete', guardTarget(ref, provider.id), remove) : remove());
   }
 
   /** Brings back a soft-deleted secret. */
@@ -197,18 +235,27 @@ export class SecretManager {
     const ref = this.#ref(address, options);
     const provider = this.#writer(ref.provider, 'undelete');
     if (!provider.undelete) throw new CapabilityError(provider.id, 'undelete');
-    await this.#metrics.time('undelete', provider.id, () => provider.undelete!(ref));
+    const restore = () => this.#metrics.time('undelete', provider.id, () => provider.undelete!(ref));
+    await (this.#guard ? this.#guard.run('undelete', guardTarget(ref, provider.id), restore) : restore());
   }
 
   /** Names under a prefix across the chain (the first provider holding a name wins). */
   async list(prefix = '', options: { scope?: string; provider?: string } = {}): Promise<(SecretListing & { provider: string })[]> {
     const scope = options.scope ?? this.#scope;
-    const providers = options.provider ? [this.provider(options.provider)] : this.#chain;
+    if (this.#guard) return this.#guard.run('list', { name: prefix || undefined, scope }, () => this.#list(prefix, scope, options.provider));
+    return this.#list(prefix, scope, options.provider);
+  }
+
+  async #list(prefix: string, scope: string | undefined, providerId: string | undefined): Promise<(SecretListing & { provider: string })[]> {
+    const providers = providerId ? [this.provider(providerId)] : this.#chain;
     const seen = new Map<string, SecretListing & { provider: string }>();
     for (const provider of providers) {
       if (!provider.list) continue;
       const listings = await this.#metrics.time('list', provider.id, () => provider.list!(prefix, scope));
-      for (const listing of listings) if (!seen.has(listing.name)) seen.set(listing.name, { ...listing, provider: provider.id });
+      for (const listing of listings) {
+        if (seen.has(listing.name) || (this.#guard && !this.#guard.allows('list', { name: listing.name, scope }))) continue;
+        seen.set(listing.name, { ...listing, provider: provider.id });
+      }
     }
     return [...seen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -216,29 +263,37 @@ export class SecretManager {
   /** Every version of a secret, oldest first, from the provider that holds it. */
   async versions(address: SecretAddress, options: AddressOptions = {}): Promise<SecretVersion[]> {
     const ref = this.#ref(address, options);
+    this.#guard?.check('versions', guardTarget(ref));
     const provider = await this.#owner(ref, 'versions');
     if (!provider.versions) throw new CapabilityError(provider.id, 'versions', 'this backend keeps one version only');
-    return this.#metrics.time('versions', provider.id, () => provider.versions!(ref));
+    const list = () => this.#metrics.time('versions', provider.id, () => provider.versions!(ref));
+    return this.#guard ? this.#guard.run('versions', guardTarget(ref, provider.id), list) : list();
   }
 
   /** Writes an old version's value as the new current version (history is never rewritten). */
   async rollback(address: SecretAddress, version: string = 'previous', options: AddressOptions = {}): Promise<SecretMetadata> {
     const ref = this.#ref(address, options);
+    this.#guard?.check('rollback', guardTarget(ref));
     const provider = await this.#owner(ref, 'rollback');
-    const old = await provider.get({ ...ref, version, field: undefined });
-    if (!old) throw new NotFoundError(`${describeRef(ref)} version ${version}`);
-    if (!provider.set) throw new CapabilityError(provider.id, 'rollback');
-    return this.#metrics.time('rollback', provider.id, () => provider.set!({ ...ref, version: undefined }, old.value, { tags: old.metadata.tags }));
+    const rollback = async () => {
+      const old = await provider.get({ ...ref, version, field: undefined });
+      if (!old) throw new NotFoundError(`${describeRef(ref)} version ${version}`);
+      if (!provider.set) throw new CapabilityError(provider.id, 'rollback');
+      return this.#metrics.time('rollback', provider.id, () => provider.set!({ ...ref, version: undefined }, old.value, { tags: old.metadata.tags }));
+    };
+    return this.#guard ? this.#guard.run('rollback', guardTarget(ref, provider.id), rollback, versionOf) : rollback();
   }
 
   /** Writes a new current version: the value given, or a generated one. The old one stays as `previous`. */
   async rotate(address: SecretAddress, options: AddressOptions & { value?: string | SecretValue; generate?: GeneratorOptions | number } = {}): Promise<SecretMetadata> {
     const ref = this.#ref(address, options);
+    this.#guard?.check('rotate', guardTarget(ref));
     const provider = await this.#owner(ref, 'rotate');
     if (!provider.set) throw new CapabilityError(provider.id, 'rotate');
     const generator = typeof options.generate === 'number' ? { length: options.generate } : options.generate;
     const value = options.value !== undefined ? SecretValue.from(options.value) : new SecretValue(generateSecret(generator));
-    return this.#metrics.time('rotate', provider.id, () => provider.set!({ ...ref, version: undefined }, value));
+    const rotate = () => this.#metrics.time('rotate', provider.id, () => provider.set!({ ...ref, version: undefined }, value));
+    return this.#guard ? this.#guard.run('rotate', guardTarget(ref, provider.id), rotate, versionOf) : rotate();
   }
 
   /** Live health of every provider; ready only when all are. */
@@ -254,9 +309,45 @@ export class SecretManager {
     return this.#metrics.snapshot(caches);
   }
 
-  /** Closes every provider (database handles, timers). */
+  /** Writes every pending (batched) audit event now. */
+  async flushAudit(): Promise<void> {
+    await this.#guard?.flush();
+  }
+
+  /** Writes pending audit events, closes the audit log and every provider (database handles, timers). */
   async dispose(): Promise<void> {
-    await Promise.all([...this.#providers.values()].map((p) => p.dispose?.()));
+    try {
+      await this.#guard?.close();
+    } finally {
+      await Promise.all([...this.#providers.values()].map((p) => p.dispose?.()));
+    }
+  }
+
+  /** A cache hit under the guard: access checked, the read recorded. */
+  #guardedHit<T>(read: { name: string; scope?: string; provider: string; version?: string }, hit: Promise<T>): Promise<T> {
+    try {
+      this.#guard!.check('read', read);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const written = this.#guard!.recordRead(read);
+    return written === undefined ? hit : written.then(() => hit);
+  }
+
+  async #guardedGet(ref: SecretRef): Promise<SecretRecord | null> {
+    const guard = this.#guard;
+    if (guard === undefined) return this.#get(ref);
+    const read = { name: ref.name, scope: ref.scope, version: ref.version, provider: ref.provider };
+    guard.check('read', read);
+    let record: SecretRecord | null;
+    try {
+      record = await this.#get(ref);
+    } catch (error) {
+      await guard.recordRead(read, error);
+      throw error;
+    }
+    await guard.recordRead(record ? { ...read, provider: record.provider } : read, record ? undefined : NOT_FOUND_READ);
+    return record;
   }
 
   async #get(ref: SecretRef): Promise<SecretRecord | null> {
@@ -322,6 +413,17 @@ export class SecretManager {
     if (ref.scope !== undefined) assertValidScope(ref.scope);
     return ref;
   }
+}
+
+/** Marks a read that found nothing in the audit log. */
+const NOT_FOUND_READ = new LockboxError('NOT_FOUND', 'not found');
+
+function guardTarget(ref: SecretRef, provider?: string): { name: string; scope?: string; provider?: string } {
+  return { name: ref.name, scope: ref.scope, provider: provider ?? ref.provider };
+}
+
+function versionOf(metadata: SecretMetadata): { version: string } {
+  return { version: metadata.version };
 }
 
 async function checkHealth(provider: Provider): Promise<HealthStatus> {

@@ -17,6 +17,8 @@ providers:
 chain: [local, env]
 cache:
   ttl: 5m
+audit:                             # hash-chained log of every operation (never a value); lockbox audit verify
+  path: .lockbox/audit.jsonl
 # Variables \`lockbox run\` gives the child process:
 env:
   DB_PASSWORD: \${secret:db/password}
