@@ -50,6 +50,8 @@ type GuardedAction = keyof typeof ACCESS_ACTION;
 export type { GuardedAction };
 
 interface PendingRead { entry: AuditEntryInput; count: number }
+/** Per name, for global reads answered by the cache fast path: the decision and the reads since the last flush. */
+interface FastSlot { allowed: boolean; provider: string; count: number; firstAt: number }
 
 /** Checks access and records audit events for one manager. */
 export class OperationGuard {
@@ -63,6 +65,7 @@ export class OperationGuard {
   /** Memoised decisions: `action \0 scope \0 name` → allowed. */
   readonly #decisions = new Map<string, boolean>();
   readonly #pendingReads = new Map<string, PendingRead>();
+  readonly #fastSlots = new Map<string, FastSlot>();
   #timer?: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
   /** A batched write that failed: the next operation fails with it (mode `fail`). */
@@ -94,7 +97,8 @@ export class OperationGuard {
    */
   check(action: GuardedAction, target: GuardTarget): void {
     if (this.#failure) throw this.#failure;
-    if (this.#policy === undefined || target.name === undefined) return;
+    // A list names a prefix, not a secret: the manager filters its results with `allows` instead.
+    if (this.#policy === undefined || target.name === undefined || action === 'list') return;
     const key = `${action}\0${target.scope ?? ''}\0${target.name}`;
     let allowed = this.#decisions.get(key);
     if (allowed === undefined) {
@@ -107,6 +111,37 @@ export class OperationGuard {
     const denial = new AccessDeniedError(decision.request, decision.reason);
     this.#recordDenial(action, target, denial);
     throw denial;
+  }
+
+  /**
+   * The cache fast path's guard for a global read of `name` answered by `provider`: one map
+   * look-up and a counter. Returns false when the read must take the general path (denied, a
+   * pending failure, or sync audit), which then throws or records as usual.
+   */
+  fastRead(name: string, provider: string): boolean {
+    if (this.#failure !== undefined || (this.#audit !== undefined && !this.#batchReads)) return false;
+    const slot = this.#slot(name, provider);
+    if (!slot.allowed) return false;
+    this.#count(slot);
+    return true;
+  }
+
+  #slot(name: string, provider: string): FastSlot {
+    let slot = this.#fastSlots.get(name);
+    if (slot === undefined || slot.provider !== provider) {
+      const allowed = this.#policy === undefined || decide(this.#policy, this.#request('read', { name })).allowed;
+      if (this.#fastSlots.size > 10_000) this.#fastSlots.clear();
+      slot = { allowed, provider, count: 0, firstAt: 0 };
+      this.#fastSlots.set(name, slot);
+    }
+    return slot;
+  }
+
+  #count(slot: FastSlot): void {
+    if (this.#audit !== undefined && slot.count++ === 0) {
+      slot.firstAt = Date.now();
+      this.#scheduleFlush();
+    }
   }
 
   /** True when the policy allows the action (no denial is recorded): for filtering list results. */
@@ -122,6 +157,10 @@ export class OperationGuard {
   recordRead(target: GuardTarget, error?: unknown): Promise<void> | undefined {
     if (this.#audit === undefined) return undefined;
     if (!this.#batchReads) return this.record('read', target, error);
+    if (error === undefined && target.scope === undefined && target.version === undefined && target.provider !== undefined && target.name !== undefined) {
+      this.#count(this.#slot(target.name, target.provider)); // the same event as the fast path's reads of this name
+      return undefined;
+    }
     const errorCode = error instanceof LockboxError ? error.code : undefined;
     const key = `${target.provider ?? ''}\0${target.scope ?? ''}\0${target.name ?? ''}\0${target.version ?? ''}\0${errorCode ?? (error === undefined ? '' : '?')}`;
     const pending = this.#pendingReads.get(key);
@@ -130,8 +169,12 @@ export class OperationGuard {
       return undefined;
     }
     this.#pendingReads.set(key, { entry: { ...this.#entry('read', target, error), time: new Date() }, count: 1 });
-    this.#timer ??= setTimeout(() => { this.#timer = undefined; void this.flush().catch(() => {}); }, this.#flushIntervalMs).unref();
+    this.#scheduleFlush();
     return undefined;
+  }
+
+  #scheduleFlush(): void {
+    this.#timer ??= setTimeout(() => { this.#timer = undefined; void this.flush().catch(() => {}); }, this.#flushIntervalMs).unref();
   }
 
   /**
@@ -169,6 +212,12 @@ export class OperationGuard {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
     const batch = [...this.#pendingReads.values()];
     this.#pendingReads.clear();
+    for (const [name, slot] of this.#fastSlots) {
+      if (slot.count === 0) continue;
+      batch.push({ entry: { ...this.#entry('read', { name, provider: slot.provider }), time: new Date(slot.firstAt) }, count: slot.count });
+      slot.count = 0;
+    }
+    batch.sort((a, b) => (a.entry.time as Date).getTime() - (b.entry.time as Date).getTime());
     const previous = this.#flushing;
     this.#flushing = (async () => {
       await previous;

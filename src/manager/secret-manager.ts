@@ -119,7 +119,7 @@ export class SecretManager {
       const hit = this.#plainCache.peekPlainName(address);
       if (hit !== undefined) {
         this.#metrics.fastGets++;
-        if (this.#guard === undefined) return hit;
+        if (this.#guard === undefined || this.#guard.fastRead(address, this.#plainCache.id)) return hit;
         return this.#guardedHit({ name: address, provider: this.#plainCache.id }, hit);
       }
     }
