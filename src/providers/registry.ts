@@ -29,6 +29,11 @@ const PROVIDER_MODULES: Record<string, () => Promise<ProviderModule>> = {
   dotenv: () => import('./dotenv.js') as Promise<ProviderModule>,
   local: () => import('./local.js') as Promise<ProviderModule>,
   memory: () => import('./memory.js') as Promise<ProviderModule>,
+  vault: () => import('./vault.js') as Promise<ProviderModule>,
+  aws: () => import('./aws.js') as Promise<ProviderModule>,
+  gcp: () => import('./gcp.js') as Promise<ProviderModule>,
+  azure: () => import('./azure.js') as Promise<ProviderModule>,
+  kubernetes: () => import('./kubernetes.js') as Promise<ProviderModule>,
 };
 
 /** Names of every known provider type. */
