@@ -27,6 +27,9 @@ const script = new Script(`(function (exports, require, module, __filename, __di
   filename: file,
   cachedData,
 });
+// The optional cloud SDKs are not bundled: the bundle loads them with this import() (a vm.Script
+// cannot import() itself, and a code-cached one loses any import callback).
+globalThis.__lockboxImport = (specifier) => import(specifier);
 if (cachedData === undefined || script.cachedDataRejected) {
   process.once('exit', () => {
     try {

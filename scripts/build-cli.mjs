@@ -4,7 +4,7 @@
 // `lockbox get` close to a bare `node` start (Node 20 has no module.enableCompileCache).
 // The library (dist/index.js and its .d.ts files) is built by tsc as usual.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const outfile = 'dist/cli.cjs';
 rmSync(`${outfile}.cache`, { force: true });
@@ -22,5 +22,16 @@ await build({
   // node_modules at run time (src/store/schema.ts). import.meta.url becomes the bundle's own URL.
   define: { 'import.meta.url': '__bundleUrl' },
   banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The cloud SDKs are optional peer dependencies, loaded on first use from node_modules: kept out
+  // of the bundle (which they would make ~7 MB) and imported with a real dynamic import() (some are ESM-only).
+  external: ['@aws-sdk/*', '@google-cloud/*', '@azure/*', '@kubernetes/*', 'google-gax', 'google-auth-library'],
+  supported: { 'dynamic-import': true },
   logLevel: 'warning',
 });
+
+// A vm.Script cannot import(): the optional SDKs' import("…") calls go through the launcher's
+// globalThis.__lockboxImport (bin/lockbox.cjs), which resolves them from node_modules.
+const bundled = readFileSync(outfile, 'utf8');
+const rewritten = bundled.replace(/\bimport\((["'])(@(?:aws-sdk|google-cloud|azure|kubernetes)\/[a-z-]+)\1\)/g, 'globalThis.__lockboxImport("$2")');
+if (/\bimport\(["']@/.test(rewritten)) throw new Error('build-cli: an import("@…") was left in the bundle');
+writeFileSync(outfile, rewritten);
