@@ -111,6 +111,22 @@ export interface Provider {
   /** Brings back a soft-deleted secret. */
   undelete?(ref: SecretRef): Promise<void>;
   versions?(ref: SecretRef): Promise<SecretVersion[]>;
+  /**
+   * Makes a staged (`pending`) version current without writing a new version: the old current
+   * becomes `previous` and no version is labelled `pending` any more. Idempotent when `version`
+   * is already current. Errors: NOT_FOUND (no such secret or version), INVALID_INPUT (`version`
+   * is neither pending nor current), CONFLICT (a newer current version was written after it was
+   * staged). Providers without it: rotation writes the pending value as a new current version.
+   */
+  promote?(ref: SecretRef, version: string): Promise<SecretMetadata>;
+  /**
+   * Change notifications, for providers whose `capabilities.watch` is true (others are polled).
+   * Calls `onVersion` each time the secret `ref` names may have changed, with the new version id
+   * when the backend says it. It is a hint only: the watcher then reads the secret itself, so a
+   * duplicate or spurious call is harmless, and it never carries a value. The provider keeps the
+   * subscription alive (reconnects) until the returned function is called.
+   */
+  watch?(ref: SecretRef, onVersion: (version?: string) => void): () => void;
   health(): Promise<HealthStatus>;
   dispose?(): Promise<void>;
 }

@@ -64,14 +64,24 @@ program.command('versions <name>').description('list the versions of a secret wi
 program.command('rollback <name> [version]').description('make an old version (default: previous) the new current one')
   .action(action(secrets, (m) => m.rollback));
 
-program.command('rotate <name>').description('write a new current version (generated unless --from-file); the old one stays as @previous')
+program.command('rotate [name]').description('stage a new value as pending, then make it current (the old one stays as @previous); --every sets a policy, --due rotates what is due (docs/rotation.md)')
   .option('--from-file <path>', 'read the new value from a file')
-  .addOption(new Option('--generate [length]', 'generate a random value of this length (default 32)'))
-  .action(action(secrets, (m) => m.rotate));
+  .addOption(new Option('--generate [length]', 'generate a random value of this length (default 32, or the policy\'s generator)'))
+  .option('--charset <classes>', 'classes to generate from, each used at least once: lower,upper,digits,symbols (default lower,upper,digits)')
+  .option('--exclude <chars>', 'characters never to generate (write --exclude=CHARS when they start with "-")')
+  .option('--exclude-ambiguous', 'never generate look-alikes: 0 O o 1 l I |')
+  .option('--every <duration>', 'rotation policy: every DURATION (30d, 12h), or "off"; without --generate/--from-file it changes no value')
+  .option('--due', 'rotate every secret whose policy is due (no NAME): a line per secret, then totals; exit 1 if any failed')
+  .option('--dry-run', 'with --due: print what is due, rotate nothing')
+  .action(action(() => import('./commands/rotate.js'), (m) => m.rotate));
 
-program.command('run').description("run a command with the config's env: mapping resolved; its output is masked")
+program.command('run').description("run a command with the config's env: mapping resolved; its output is masked; --watch restarts it when a secret changes")
   .argument('<command...>', 'the command and its arguments, after --')
   .option('--no-mask', 'do not mask secret values in the output')
+  .option('--watch', 'on a change of a secret the env: mapping uses, restart the command with fresh values (docs/live-updates.md)')
+  .option('--signal <signal>', 'with --watch: send this signal (e.g. SIGHUP) instead of restarting')
+  .option('--poll-interval <duration>', 'with --watch: how often providers that cannot notify are checked (default 30s)')
+  .option('--grace-period <duration>', 'with --watch: how long a restarted command has to exit after SIGTERM before SIGKILL (default 10s)')
   .action(action(() => import('./commands/run.js'), (m) => m.run));
 
 const audit = () => import('./commands/audit.js');
@@ -117,6 +127,17 @@ configCommand.command('mask <spec> <config>').description('print the config with
 
 program.command('health').description('check every configured provider (exit 1 when one is down)')
   .action(action(() => import('./commands/health.js'), (m) => m.health));
+
+const keysCommand = program.command('keys').description('the master key of the local store: status and rotation (docs/keys.md)');
+const keys = () => import('./commands/keys.js');
+keysCommand.command('status').description('the active key id, the key source and versions per key id (never key material)')
+  .action(action(keys, (m) => m.status));
+keysCommand.command('rotate').description('a new master key; every data key re-wrapped, values untouched; crash-safe, finishes an interrupted rotation')
+  .option('--new-key-file <path>', 'take the new key from this file (base64 of 32 bytes) instead of generating one')
+  .option('--new-key-env <var>', 'take the new key from this environment variable')
+  .option('--kms-key-id <id>', 'kms source: wrap the new master key under this KMS key (default: master_key.kms_key_id)')
+  .option('--batch-size <n>', 'versions re-wrapped per transaction (default 500)')
+  .action(action(keys, (m) => m.rotate));
 
 // `--version` is handled here, not by commander, so that `get NAME --version 2` keeps its meaning.
 if (process.argv[2] === '--version' || process.argv[2] === '-V') process.stdout.write(`${VERSION}\n`);

@@ -71,6 +71,8 @@ export class CachedProvider implements Provider {
     if (inner.setMany) this.setMany = this.#setMany;
     if (inner.delete) this.delete = this.#delete;
     if (inner.undelete) this.undelete = this.#undelete;
+    if (inner.promote) this.promote = this.#promote;
+    if (inner.watch) this.watch = (ref, onVersion) => inner.watch!(ref, onVersion);
   }
 
   /** The wrapped provider. */
@@ -84,6 +86,8 @@ export class CachedProvider implements Provider {
   setMany?: (entries: SetEntry[]) => Promise<SecretMetadata[]>;
   delete?: (ref: SecretRef, opts?: DeleteOptions) => Promise<void>;
   undelete?: (ref: SecretRef) => Promise<void>;
+  promote?: (ref: SecretRef, version: string) => Promise<SecretMetadata>;
+  watch?: Provider['watch'];
 
   /** Synchronous look-up of a fresh entry (the manager's fast path); counts a hit when found. */
   peek(ref: SecretRef): Peek {
@@ -205,6 +209,14 @@ export class CachedProvider implements Provider {
   async #delete(ref: SecretRef, opts?: DeleteOptions): Promise<void> {
     try {
       await this.#inner.delete!(ref, opts);
+    } finally {
+      this.invalidate(ref);
+    }
+  }
+
+  async #promote(ref: SecretRef, version: string): Promise<SecretMetadata> {
+    try {
+      return await this.#inner.promote!(ref, version);
     } finally {
       this.invalidate(ref);
     }

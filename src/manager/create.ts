@@ -4,6 +4,7 @@ import { currentPrincipal } from '../access/index.js';
 import { AuditLog, jsonlFileSink, stdoutSink, type AuditSink } from '../audit/index.js';
 import { loadProviderModule } from '../providers/registry.js';
 import type { Provider } from '../types.js';
+import { OperationGuard } from './guard.js';
 import { SecretManager, type ValueRegistry } from './secret-manager.js';
 
 export interface CreateManagerOptions {
@@ -48,6 +49,21 @@ export async function createManagerFromConfig(config: LoadedConfig, options: Cre
     scope: options.scope ?? config.tenant,
     redactor: options.redactor,
   });
+}
+
+/** The secret name store-level admin operations are checked and audited under (e.g. `_lockbox/keys/local`). */
+export function storeAdminName(providerId: string): string {
+  return `_lockbox/keys/${providerId}`;
+}
+
+/**
+ * The access policy and audit log of a loaded config as a guard, for operations that do not go
+ * through a manager (`lockbox keys rotate`); undefined when the config has neither. The caller closes it.
+ */
+export async function openGuardFromConfig(config: LoadedConfig, options: CreateManagerOptions = {}): Promise<OperationGuard | undefined> {
+  const audit = config.audit?.enabled ? await openAudit(config, options) : undefined;
+  const guard = new OperationGuard({ principal: options.principal ?? currentPrincipal(options.env ?? process.env), policy: config.access, audit });
+  return guard.inactive ? undefined : guard;
 }
 
 /** Opens the audit sinks of the `audit:` section (the file path relative to the config file). */

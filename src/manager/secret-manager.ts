@@ -1,5 +1,4 @@
 import { CapabilityError, LockboxError, NotFoundError, isTransient } from '../errors.js';
-import { generateSecret, type GeneratorOptions } from '../generate.js';
 import { extractField } from '../json-field.js';
 import { assertValidName, assertValidScope } from '../names.js';
 import { SecretValue } from '../secret-value.js';
@@ -11,10 +10,14 @@ import { globalRedactor } from '../redaction/index.js';
 import { resolveDocument, resolveString, type FetchOutcome } from '../references/resolve.js';
 import type { CompiledPolicy } from '../access/index.js';
 import { currentPrincipal } from '../access/index.js';
+import {
+  dueSecrets, rotateDue, rotateSecret, setRotationPolicy, type RotateDueOptions, type RotateDueSummary,
+  type RotateSecretOptions, type RotationPolicy, type ScheduledRotation, type SetPolicyResult,
+} from '../rotation/index.js';
 import type { AuditLog } from '../audit/index.js';
 import { CachedProvider, type CacheOptions } from './cache.js';
 import { OperationGuard, type GuardOptions } from './guard.js';
-import { ManagerMetrics, type MetricsSnapshot } from './metrics.js';
+import { ManagerMetrics, measureProvider, toPrometheusText, type MetricsSnapshot } from './metrics.js';
 
 /** Where values read through the manager are registered for masking (a Redactor). */
 export interface ValueRegistry { register(value: SecretValue): void }
@@ -71,7 +74,8 @@ export class SecretManager {
   constructor(options: SecretManagerOptions) {
     for (const provider of options.providers) {
       if (this.#providers.has(provider.id)) throw new LockboxError('INVALID_INPUT', `two providers have the id "${provider.id}"`, { hint: 'give every provider a unique id' });
-      this.#providers.set(provider.id, options.cache === false ? provider : new CachedProvider(provider, options.cache));
+      const measured = measureProvider(provider, this.#metrics);
+      this.#providers.set(provider.id, options.cache === false ? measured : new CachedProvider(measured, options.cache));
     }
     const chainIds = options.chain ?? options.providers.map((p) => p.id);
     this.#chain = chainIds.map((id) => this.provider(id));
@@ -194,7 +198,7 @@ export class SecretManager {
     const ref = this.#ref(address, options);
     const provider = this.#writer(ref.provider, 'writes');
     const secret = SecretValue.from(value);
-    const write = () => this.#metrics.time('set', provider.id, () => provider.set!(ref, secret, options));
+    const write = () => this.#metrics.op('set', provider.id, () => provider.set!(ref, secret, options));
     return this.#guard ? this.#guard.run('write', guardTarget(ref, provider.id), write, versionOf) : write();
   }
 
@@ -210,8 +214,8 @@ export class SecretManager {
     for (const entry of batch) this.#guard?.check('write', guardTarget(entry.ref, provider.id));
     let written: SecretMetadata[] = [];
     try {
-      if (provider.setMany) written = await this.#metrics.time('set', provider.id, () => provider.setMany!(batch));
-      else for (const entry of batch) written.push(await this.#metrics.time('set', provider.id, () => provider.set!(entry.ref, entry.value, entry.opts)));
+      if (provider.setMany) written = await this.#metrics.op('set', provider.id, () => provider.setMany!(batch));
+      else for (const entry of batch) written.push(await this.#metrics.op('set', provider.id, () => provider.set!(entry.ref, entry.value, entry.opts)));
     } catch (error) {
       for (const entry of batch) await this.#guard?.record('write', guardTarget(entry.ref, provider.id), error);
       throw error;
@@ -226,7 +230,7 @@ export class SecretManager {
     this.#guard?.check('delete', guardTarget(ref));
     const provider = await this.#owner(ref, 'delete');
     if (!provider.delete) throw new CapabilityError(provider.id, 'delete');
-    const remove = () => this.#metrics.time('delete', provider.id, () => provider.delete!(ref, options));
+    const remove = () => this.#metrics.op('delete', provider.id, () => provider.delete!(ref, options));
     await (this.#guard ? this.#guard.run(options.mode === 'destroy' ? 'destroy' : 'delete', guardTarget(ref, provider.id), remove) : remove());
   }
 
@@ -235,7 +239,7 @@ export class SecretManager {
     const ref = this.#ref(address, options);
     const provider = this.#writer(ref.provider, 'undelete');
     if (!provider.undelete) throw new CapabilityError(provider.id, 'undelete');
-    const restore = () => this.#metrics.time('undelete', provider.id, () => provider.undelete!(ref));
+    const restore = () => this.#metrics.op('undelete', provider.id, () => provider.undelete!(ref));
     await (this.#guard ? this.#guard.run('undelete', guardTarget(ref, provider.id), restore) : restore());
   }
 
@@ -251,7 +255,7 @@ export class SecretManager {
     const seen = new Map<string, SecretListing & { provider: string }>();
     for (const provider of providers) {
       if (!provider.list) continue;
-      const listings = await this.#metrics.time('list', provider.id, () => provider.list!(prefix, scope));
+      const listings = await this.#metrics.op('list', provider.id, () => provider.list!(prefix, scope));
       for (const listing of listings) {
         if (seen.has(listing.name) || (this.#guard && !this.#guard.allows('list', { name: listing.name, scope }))) continue;
         seen.set(listing.name, { ...listing, provider: provider.id });
@@ -266,7 +270,7 @@ export class SecretManager {
     this.#guard?.check('versions', guardTarget(ref));
     const provider = await this.#owner(ref, 'versions');
     if (!provider.versions) throw new CapabilityError(provider.id, 'versions', 'this backend keeps one version only');
-    const list = () => this.#metrics.time('versions', provider.id, () => provider.versions!(ref));
+    const list = () => this.#metrics.op('versions', provider.id, () => provider.versions!(ref));
     return this.#guard ? this.#guard.run('versions', guardTarget(ref, provider.id), list) : list();
   }
 
@@ -279,21 +283,41 @@ export class SecretManager {
       const old = await provider.get({ ...ref, version, field: undefined });
       if (!old) throw new NotFoundError(`${describeRef(ref)} version ${version}`);
       if (!provider.set) throw new CapabilityError(provider.id, 'rollback');
-      return this.#metrics.time('rollback', provider.id, () => provider.set!({ ...ref, version: undefined }, old.value, { tags: old.metadata.tags }));
+      return this.#metrics.op('rollback', provider.id, () => provider.set!({ ...ref, version: undefined }, old.value, { tags: old.metadata.tags }));
     };
     return this.#guard ? this.#guard.run('rollback', guardTarget(ref, provider.id), rollback, versionOf) : rollback();
   }
 
-  /** Writes a new current version: the value given, or a generated one. The old one stays as `previous`. */
-  async rotate(address: SecretAddress, options: AddressOptions & { value?: string | SecretValue; generate?: GeneratorOptions | number } = {}): Promise<SecretMetadata> {
+  /**
+   * Rotates a secret, staged (docs/rotation.md): the new value (given, or generated) enters as
+   * `pending`, the optional `test` hook validates it, then it becomes `current` and the old value
+   * `previous`. A failed test leaves `current` untouched (ROTATION_TEST_FAILED).
+   */
+  async rotate(address: SecretAddress, options: AddressOptions & Omit<RotateSecretOptions, 'provider' | 'scope'> = {}): Promise<SecretMetadata> {
+    const { provider: _provider, scope: _scope, version: _version, field: _field, ...rotation } = options;
     const ref = this.#ref(address, options);
     this.#guard?.check('rotate', guardTarget(ref));
     const provider = await this.#owner(ref, 'rotate');
-    if (!provider.set) throw new CapabilityError(provider.id, 'rotate');
-    const generator = typeof options.generate === 'number' ? { length: options.generate } : options.generate;
-    const value = options.value !== undefined ? SecretValue.from(options.value) : new SecretValue(generateSecret(generator));
-    const rotate = () => this.#metrics.time('rotate', provider.id, () => provider.set!({ ...ref, version: undefined }, value));
+    const rotate = async () => (await this.#metrics.op('rotate', provider.id,
+      () => rotateSecret(this, { name: ref.name, scope: ref.scope, provider: provider.id }, rotation))).metadata;
     return this.#guard ? this.#guard.run('rotate', guardTarget(ref, provider.id), rotate, versionOf) : rotate();
+  }
+
+  /** Sets (null: removes) a secret's rotation policy, e.g. `{ every: '30d' }`; writes a same-value version only when it changes. */
+  async setRotationPolicy(address: SecretAddress, policy: RotationPolicy | null, options: AddressOptions = {}): Promise<SetPolicyResult> {
+    const ref = this.#ref(address, options);
+    const run = () => setRotationPolicy(this, ref, policy);
+    return this.#guard ? this.#guard.run('rotate', guardTarget(ref), run, (result) => versionOf(result.metadata)) : run();
+  }
+
+  /** Secrets whose rotation policy is due at `now`. */
+  dueSecrets(now?: Date): Promise<ScheduledRotation[]> {
+    return dueSecrets(this, now);
+  }
+
+  /** Rotates every secret whose policy is due, each through rotate() (access control and audit apply); a summary. */
+  rotateDue(options: Omit<RotateDueOptions, 'rotateWith'> = {}): Promise<RotateDueSummary> {
+    return rotateDue(this, { ...options, rotateWith: (ref, rotation) => this.rotate(ref, rotation) });
   }
 
   /** Live health of every provider; ready only when all are. */
@@ -307,6 +331,11 @@ export class SecretManager {
   metrics(): MetricsSnapshot {
     const caches = [...this.#providers.values()].filter((p): p is CachedProvider => p instanceof CachedProvider);
     return this.#metrics.snapshot(caches);
+  }
+
+  /** metrics() in the Prometheus text format, for a /metrics endpoint (labels: provider id, operation — never names or values). */
+  metricsText(): string {
+    return toPrometheusText(this.metrics());
   }
 
   /** Writes every pending (batched) audit event now. */
@@ -359,7 +388,7 @@ export class SecretManager {
       for (const provider of providers) {
         let record: SecretRecord | null;
         try {
-          record = await this.#metrics.time('get', provider.id, () => provider.get({ ...ref, scope, field: undefined }));
+          record = await this.#metrics.op('get', provider.id, () => provider.get({ ...ref, scope, field: undefined }));
         } catch (error) {
           if (!isTransient(error)) throw error;
           transientFailure ??= error;

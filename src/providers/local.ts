@@ -7,7 +7,11 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LockboxError } from '../errors.js';
-import { createKeyFile, generateMasterKey, loadMasterKey, parseMasterKey, type MasterKey } from '../crypto/master-key.js';
+import { createKeyFile, generateMasterKey, parseMasterKey, type MasterKey } from '../crypto/master-key.js';
+import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
+import {
+  loadKey, loadKeySync, masterKeySourceSchema, resolveKeySource, type KeySource, type LoadedMasterKey,
+} from '../crypto/keyring-sources.js';
 import type { SecretValue } from '../secret-value.js';
 import { openStoreDatabase } from '../store/schema.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -26,6 +30,14 @@ export const optionsSchema = z.object({
   master_key_file: z.string().min(1).default('.lockbox/master.key'),
   /** Environment variable holding the master key (base64 of 32 bytes). @default "LOCKBOX_MASTER_KEY" */
   master_key_env: z.string().min(1).default('LOCKBOX_MASTER_KEY'),
+  /**
+   * Where the master key comes from (docs/keys.md): `{ source: env, variable }`,
+   * `{ source: file, path }`, `{ source: command, command, timeout_ms }` (a password manager's
+   * CLI, run without a shell) or `{ source: kms, kms_key_id, region, endpoint, wrapped_key_file }`
+   * (AWS KMS wraps the master key). When set, master_key_env and master_key_file are not used.
+   * @default the variable master_key_env when it is set, else the file master_key_file
+   */
+  master_key: masterKeySourceSchema.optional(),
   /**
    * How many unwrapped data keys to keep in memory (plaintext keys, zeroed on eviction and
    * dispose) so that a repeat read does one AES-GCM open instead of two; 0 disables. @default 1024
@@ -99,14 +111,15 @@ export function initLocalStore(options: InitLocalStoreOptions): InitLocalStoreRe
     masterKey = parseMasterKey(createKeyFile(keyFile), `key file ${keyFile}`);
     keyFileCreated = true;
   }
+  const keyring = new Keyring(masterKey);
   try {
-    const opened = openStoreDatabase(path, masterKey);
+    const opened = openStoreDatabase(path, keyring);
     opened.db.close();
     return { storeId: opened.storeId, created: opened.created, keyFileCreated };
   } catch (error) {
     throw storeError(error, path);
   } finally {
-    masterKey.key.fill(0);
+    keyring.zero();
   }
 }
 
@@ -120,20 +133,24 @@ export class LocalProvider implements Provider {
   readonly masterKeyFile: string;
   readonly #options: z.infer<typeof optionsSchema>;
   readonly #env: Record<string, string | undefined>;
+  readonly #keySource: KeySource;
   #store: SqliteStore | undefined;
+  #opening: Promise<SqliteStore> | undefined;
 
   constructor(readonly id: string, options: z.infer<typeof optionsSchema>, context: ProviderContext) {
     this.#options = options;
     this.#env = context.env;
     this.path = resolve(context.baseDir, options.path);
-    this.masterKeyFile = resolve(context.baseDir, options.master_key_file);
+    this.#keySource = resolveKeySource(options, context.baseDir);
+    this.masterKeyFile = this.#keySource.source === 'file' ? this.#keySource.path : resolve(context.baseDir, options.master_key_file);
   }
 
   async get(ref: SecretRef): Promise<SecretRecord | null> {
-    const store = this.#store ?? this.#open();
+    const store = this.#store ?? await this.#open();
     try {
       return store.get(ref);
     } catch (error) {
+      if (error instanceof KeyringMismatchError) return this.#afterReopen((reopened) => reopened.get(ref));
       throw storeError(error, this.path, this.id);
     }
   }
@@ -152,15 +169,20 @@ export class LocalProvider implements Provider {
   }
 
   async delete(ref: SecretRef, opts?: DeleteOptions): Promise<void> {
-    this.#call((store) => store.delete(ref, opts));
+    return this.#call((store) => store.delete(ref, opts));
   }
 
   async undelete(ref: SecretRef): Promise<void> {
-    this.#call((store) => store.undelete(ref));
+    return this.#call((store) => store.undelete(ref));
   }
 
   async versions(ref: SecretRef): Promise<SecretVersion[]> {
     return this.#call((store) => store.versions(ref));
+  }
+
+  /** Makes the pending version current in one transaction (see Provider.promote). */
+  async promote(ref: SecretRef, version: string): Promise<SecretMetadata> {
+    return this.#call((store) => store.promote(ref, version));
   }
 
   /** Erases the values of expired versions now (also done at open and every 100 writes). */
@@ -171,7 +193,7 @@ export class LocalProvider implements Provider {
   async health(): Promise<HealthStatus> {
     const started = performance.now();
     try {
-      this.#call((store) => store.ping());
+      await this.#call((store) => store.ping());
       return { provider: this.id, status: 'ready', latencyMs: performance.now() - started };
     } catch (error) {
       const message = error instanceof LockboxError ? error.describe() : 'the local store failed';
@@ -185,8 +207,21 @@ export class LocalProvider implements Provider {
     this.#store = undefined;
   }
 
-  #call<T>(operation: (store: SqliteStore) => T): T {
-    const store = this.#store ?? this.#open();
+  async #call<T>(operation: (store: SqliteStore) => T): Promise<T> {
+    const store = this.#store ?? await this.#open();
+    try {
+      return operation(store);
+    } catch (error) {
+      if (error instanceof KeyringMismatchError) return this.#afterReopen(operation);
+      throw storeError(error, this.path, this.id);
+    }
+  }
+
+  /** Another process rotated the master key while the store was open: reload the keyring once and retry. */
+  async #afterReopen<T>(operation: (store: SqliteStore) => T): Promise<T> {
+    this.#store?.close();
+    this.#store = undefined;
+    const store = await this.#open();
     try {
       return operation(store);
     } catch (error) {
@@ -194,18 +229,33 @@ export class LocalProvider implements Provider {
     }
   }
 
-  #open(): SqliteStore {
-    const masterKey = loadMasterKey({ env: this.#env, envVar: this.#options.master_key_env, keyFile: this.masterKeyFile });
+  /** Opens the store: synchronously for env and file keys, once (shared) for command and KMS keys. */
+  #open(): SqliteStore | Promise<SqliteStore> {
+    let loaded: LoadedMasterKey | undefined;
+    try {
+      loaded = loadKeySync(this.#keySource, this.#env);
+    } catch (error) {
+      throw storeError(error, this.path, this.id);
+    }
+    if (loaded) return this.#openWith(loaded.key);
+    this.#opening ??= loadKey(this.#keySource, { env: this.#env, storePath: this.path, providerId: this.id })
+      .then((key) => this.#openWith(key.key))
+      .finally(() => { this.#opening = undefined; });
+    return this.#opening;
+  }
+
+  #openWith(masterKey: MasterKey): SqliteStore {
+    const keyring = new Keyring(masterKey);
     let opened: ReturnType<typeof openStoreDatabase> | undefined;
     try {
-      opened = openStoreDatabase(this.path, masterKey);
-      const store = new SqliteStore(opened, masterKey, this.id, this.#options.data_key_cache_size);
+      opened = openStoreDatabase(this.path, keyring);
+      const store = new SqliteStore(opened, keyring, this.id, this.#options.data_key_cache_size);
       store.purgeQuietly();
       this.#store = store;
       return store;
     } catch (error) {
       opened?.db.close();
-      masterKey.key.fill(0);
+      keyring.zero();
       throw storeError(error, this.path, this.id);
     }
   }

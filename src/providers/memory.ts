@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NotFoundError } from '../errors.js';
+import { LockboxError, NotFoundError } from '../errors.js';
 import { assertValidName } from '../names.js';
 import { SecretValue } from '../secret-value.js';
 import type {
@@ -85,6 +85,30 @@ class MemoryProvider implements Provider {
       version: v.meta.version, labels: labelsOf(secret, v), createdAt: v.meta.createdAt,
       expiresAt: v.meta.expiresAt, deletedAt: v.deletedAt, destroyed: v.destroyed,
     }));
+  }
+
+  /** Makes the pending version current (the old current becomes previous); see Provider.promote. */
+  async promote(ref: SecretRef, version: string): Promise<SecretMetadata> {
+    const secret = this.#secrets.get(key(ref));
+    const target = secret && !secret.deleted ? pick(secret, version) : undefined;
+    if (!secret || !target || target.destroyed || target.deletedAt) throw new NotFoundError(`${ref.name} version ${version}`, { provider: this.id });
+    if (secret.current !== target) {
+      if (secret.pending !== target) {
+        throw new LockboxError('INVALID_INPUT', `version ${target.meta.version} of ${ref.name} is not pending, so it cannot be promoted`, {
+          provider: this.id, hint: 'promote the version labelled pending (lockbox versions NAME)',
+        });
+      }
+      if (secret.current && Number(secret.current.meta.version) > Number(target.meta.version)) {
+        throw new LockboxError('CONFLICT', `version ${target.meta.version} of ${ref.name} was staged before the current version ${secret.current.meta.version} was written`, {
+          provider: this.id, hint: 'stage a new pending version and promote that one',
+        });
+      }
+      secret.previous = secret.current;
+      secret.current = target;
+      secret.pending = undefined;
+      target.meta.updatedAt = new Date();
+    }
+    return { ...target.meta, tags: { ...target.meta.tags }, labels: labelsOf(secret, target) };
   }
 
   async health(): Promise<HealthStatus> {

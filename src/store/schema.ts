@@ -7,7 +7,9 @@ import { createPrivateFile, restrictSidecarFiles, sqliteAddon } from './sqlite-f
 import Database from 'better-sqlite3';
 import { LockboxError } from '../errors.js';
 import { sealKeyCheck, verifyKeyCheck } from '../crypto/envelope.js';
+import { Keyring } from '../crypto/keyring.js';
 import type { MasterKey } from '../crypto/master-key.js';
+import { addRotationKeys } from './key-meta.js';
 
 /** Version of the schema below, kept in meta.schema_version. */
 export const SCHEMA_VERSION = 1;
@@ -71,6 +73,7 @@ export const SQL = {
   destroyAll: 'DELETE FROM versions WHERE scope = ? AND name = ?',
   destroyOne: `UPDATE versions SET ${ERASED}, destroyed_at = coalesce(destroyed_at, ?) WHERE scope = ? AND name = ? AND version = ?`,
   purge: `UPDATE versions SET ${ERASED}, destroyed_at = ? WHERE expires_at <= ? AND envelope IS NOT NULL`,
+  activeKeyId: "SELECT value FROM meta WHERE key = 'key_id'",
 } as const;
 
 /** A store file opened, checked against the master key, and ready for statements. */
@@ -79,14 +82,21 @@ export interface OpenedDatabase {
   storeId: string;
   /** True when this open created the store (meta rows, key check). */
   created: boolean;
+  /**
+   * The keys that open the store, the active one being the store's (meta key_id): the key given,
+   * plus — while a key rotation is in progress — the other key of the rotation (src/store/key-meta.ts).
+   */
+  keyring: Keyring;
 }
 
 /**
  * Opens (creating if needed) the store at `path`: the file is created 0600 before SQLite opens
  * it, WAL + synchronous=FULL are set, the schema is created once, and the key-check row is
- * verified — a wrong key is MASTER_KEY_INVALID before anything else is read.
+ * verified — a wrong key is MASTER_KEY_INVALID before anything else is read. A Keyring given is
+ * the one returned (extended and activated); the caller zeroes it.
  */
-export function openStoreDatabase(path: string, masterKey: MasterKey): OpenedDatabase {
+export function openStoreDatabase(path: string, keys: MasterKey | Keyring): OpenedDatabase {
+  const keyring = Keyring.from(keys);
   createPrivateFile(path);
   const db = new Database(path, { timeout: 5000, nativeBinding: sqliteAddon() });
   try {
@@ -94,21 +104,22 @@ export function openStoreDatabase(path: string, masterKey: MasterKey): OpenedDat
     db.pragma('synchronous = FULL');
     db.pragma('secure_delete = ON');
     db.pragma('trusted_schema = OFF');
-    const opened = initialize(db, masterKey);
+    const opened = initialize(db, keyring);
     restrictSidecarFiles(path);
-    return { db, ...opened };
+    return { db, keyring, ...opened };
   } catch (error) {
     db.close();
     throw error;
   }
 }
 
-function initialize(db: Database.Database, masterKey: MasterKey): { storeId: string; created: boolean } {
+function initialize(db: Database.Database, keyring: Keyring): { storeId: string; created: boolean } {
   const existing = readMeta(db);
-  if (existing) return verify(existing, masterKey);
+  if (existing) return verify(existing, keyring);
+  const masterKey = keyring.active;
   return db.transaction(() => {
     const raced = readMeta(db);
-    if (raced) return verify(raced, masterKey);
+    if (raced) return verify(raced, keyring);
     const foreign = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'versions')").pluck().get() as number;
     if (foreign > 0) {
       throw new LockboxError('STORE_ERROR', 'the file is an SQLite database but not a lockbox store', {
@@ -135,7 +146,7 @@ function readMeta(db: Database.Database): Map<string, string> | undefined {
   return meta.has('store_id') ? meta : undefined;
 }
 
-function verify(meta: Map<string, string>, masterKey: MasterKey): { storeId: string; created: boolean } {
+function verify(meta: Map<string, string>, keyring: Keyring): { storeId: string; created: boolean } {
   const storeId = meta.get('store_id') as string;
   const schemaVersion = Number(meta.get('schema_version'));
   if (!(schemaVersion <= SCHEMA_VERSION)) {
@@ -144,10 +155,13 @@ function verify(meta: Map<string, string>, masterKey: MasterKey): { storeId: str
     });
   }
   const keyCheck = Buffer.from(meta.get('key_check') ?? '', 'base64');
-  if (!verifyKeyCheck(masterKey.key, storeId, keyCheck)) {
+  addRotationKeys(keyring, meta, storeId);
+  const active = keyring.get(meta.get('key_id') ?? keyring.active.keyId);
+  if (active === undefined || !verifyKeyCheck(active.key, storeId, keyCheck)) {
     throw new LockboxError('MASTER_KEY_INVALID', 'cannot open the store with this master key', {
       hint: 'set LOCKBOX_MASTER_KEY or master_key_file to the key this store was created with',
     });
   }
+  keyring.activate(active.keyId);
   return { storeId, created: false };
 }

@@ -15,6 +15,7 @@ import {
   DataKeyCache, dataKeyAad, envelopeWrappedKey, openEnvelope, sealEnvelope, unwrapDataKey, valueAad,
   WRAPPED_KEY_BYTES,
 } from '../crypto/envelope.js';
+import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import { SQL, type OpenedDatabase } from './schema.js';
 
@@ -37,27 +38,31 @@ const EMPTY_OPTIONS: SetOptions = Object.freeze({});
 export class SqliteStore {
   readonly #db: Database.Database;
   readonly #storeId: string;
-  readonly #masterKey: MasterKey;
+  readonly #keyring: Keyring;
   readonly #providerId: string;
   readonly #cache: DataKeyCache;
   readonly #q: Record<keyof typeof SQL, Statement>;
   readonly #writeMany: Database.Transaction<(items: ReadonlyArray<readonly [string, string, Buffer, number, SetOptions]>, now: number) => Array<{ version: number; envelope: Buffer; dataKey: Buffer }>>;
   #writes = 0;
 
-  constructor(opened: OpenedDatabase, masterKey: MasterKey, providerId: string, dataKeyCacheSize: number) {
+  /** `keys`: pass `opened.keyring` (it holds both keys while a key rotation is in progress). */
+  constructor(opened: OpenedDatabase, keys: MasterKey | Keyring, providerId: string, dataKeyCacheSize: number) {
     const db = opened.db;
     this.#db = db;
     this.#storeId = opened.storeId;
-    this.#masterKey = masterKey;
+    this.#keyring = Keyring.from(keys);
     this.#providerId = providerId;
     this.#cache = new DataKeyCache(dataKeyCacheSize);
     const readers = new Set(['readCurrent', 'readPrevious', 'readPending', 'readNumbered', 'latest', 'list', 'history']);
-    const flags = new Set(['exists', 'anyExpired']);
+    const flags = new Set(['exists', 'anyExpired', 'activeKeyId']);
     this.#q = Object.fromEntries(Object.entries(SQL).map(([key, sql]) => {
       const statement = db.prepare(sql);
       return [key, readers.has(key) ? statement.raw() : flags.has(key) ? statement.pluck() : statement];
     })) as Record<keyof typeof SQL, Statement>;
-    this.#writeMany = db.transaction((items, now) => items.map(([scope, name, plaintext, staged, opts]) => this.#insertVersion(scope, name, plaintext, staged, opts, now)));
+    this.#writeMany = db.transaction((items, now) => {
+      this.#assertActiveKey();
+      return items.map(([scope, name, plaintext, staged, opts]) => this.#insertVersion(scope, name, plaintext, staged, opts, now));
+    });
   }
 
   /** Random id of this store, bound into every AAD. */
@@ -209,17 +214,17 @@ export class SqliteStore {
     this.#db.prepare('SELECT count(*) FROM meta').pluck().get();
   }
 
-  /** Zeroes cached data keys and the master key, and closes the connection. */
+  /** Zeroes cached data keys and the master keys, and closes the connection. */
   close(): void {
     this.#cache.clear();
-    this.#masterKey.key.fill(0);
+    this.#keyring.zero();
     if (this.#db.open) this.#db.close();
   }
 
   #insertVersion(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number) {
     const [latest, anyDeleted] = this.#q.latest.get(scope, name) as [number | null, number | null];
     const version = (latest ?? 0) + 1;
-    const { key: masterKey, keyId } = this.#masterKey;
+    const { key: masterKey, keyId } = this.#keyring.active;
     const { envelope, dataKey } = sealEnvelope(masterKey, plaintext, valueAad(this.#storeId, scope, name, version), dataKeyAad(this.#storeId, scope, name, version, keyId));
     try {
       const tags = opts.tags && Object.keys(opts.tags).length > 0 ? JSON.stringify(opts.tags) : null;
@@ -241,9 +246,10 @@ export class SqliteStore {
     const cacheKey = envelope.toString('latin1', 0, WRAPPED_KEY_BYTES);
     let dataKey = this.#cache.get(cacheKey);
     if (dataKey === undefined) {
-      if (keyId !== this.#masterKey.keyId) throw tampered(this.#providerId, name, scope, version, `its data key is wrapped by another master key (key id ${String(keyId)})`);
+      const masterKey = this.#keyring.get(keyId);
+      if (masterKey === undefined) throw this.#unknownKey(name, scope, version, keyId);
       try {
-        dataKey = unwrapDataKey(this.#masterKey.key, envelopeWrappedKey(envelope), dataKeyAad(this.#storeId, scope, name, version, keyId));
+        dataKey = unwrapDataKey(masterKey.key, envelopeWrappedKey(envelope), dataKeyAad(this.#storeId, scope, name, version, masterKey.keyId));
       } catch (error) {
         throw tampered(this.#providerId, name, scope, version, 'its wrapped data key was changed or moved', error);
       }
@@ -266,12 +272,75 @@ export class SqliteStore {
     return row[0];
   }
 
+  /**
+   * A row wrapped by a key this keyring does not hold. When the store's meta names that key (as
+   * its key or a rotation's), another process rotated the master key since this one opened the
+   * store: a KeyringMismatchError, so the provider reloads its keyring. Otherwise it was tampered.
+   */
+  #unknownKey(name: string, scope: string, version: number, keyId: string | null): LockboxError {
+    const why = `its data key is wrapped by another master key (key id ${String(keyId)})`;
+    const named = keyId !== null && this.#db.prepare("SELECT 1 FROM meta WHERE (key = 'key_id' AND value = ?) OR (key = 'rotation' AND instr(value, ?) > 0)").pluck().get(keyId, keyId) !== undefined;
+    if (!named) return tampered(this.#providerId, name, scope, version, why);
+    const where = scope ? ` (tenant ${scope})` : '';
+    return new KeyringMismatchError('SECRET_TAMPERED', `secret ${name} version ${version} failed authentication${where}: ${why}`, {
+      provider: this.#providerId, hint: 'the master key was rotated: open the store with the new key',
+    });
+  }
+
+  /** Refuses to seal under a key that is no longer the store's (another process rotated it). */
+  #assertActiveKey(): void {
+    const storeKeyId = this.#q.activeKeyId.get() as string | undefined;
+    if (storeKeyId !== undefined && storeKeyId !== this.#keyring.active.keyId) {
+      throw new KeyringMismatchError('STORE_ERROR', `the store's master key was rotated to key id ${storeKeyId} while it was open with key id ${this.#keyring.active.keyId}`, {
+        provider: this.#providerId, hint: 'reopen the store (the local provider does so by itself)',
+      });
+    }
+  }
+
   #checkpoint(): void {
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
       // best effort: a busy reader only delays when old WAL frames are overwritten
     }
+  }
+
+  /**
+   * Makes the pending version current without writing a new one (rotation's promotion): its row
+   * is unstaged, so it is the highest unstaged version (current) and the old current the next
+   * one down (previous). Older staged rows it supersedes get `staged = 2`: no label any more,
+   * still readable by number. Idempotent for the current version; one IMMEDIATE transaction.
+   */
+  promote(ref: SecretRef, version: string): SecretMetadata {
+    const name = checkName(ref.name);
+    const scope = ref.scope ? checkScope(ref.scope) : '';
+    const target = this.#resolveVersion(scope, name, version);
+    const readLabelled = () => this.#q.readNumbered.get(scope, name, target) as VersionRow | undefined;
+    const row = this.#db.transaction(() => {
+      const before = readLabelled();
+      if (before === undefined || before[3] !== null || before[4] !== null || (before[2] !== null && before[2] <= Date.now())) {
+        throw notFound(ref, this.#providerId, target);
+      }
+      const [current, , pending] = [before[8], before[9], before[10]];
+      if (current === target) return before;
+      if (pending !== target) {
+        throw new LockboxError('INVALID_INPUT', `version ${target} of ${name} is not pending, so it cannot be promoted`, {
+          provider: this.#providerId, hint: 'promote the version labelled pending (lockbox versions NAME)',
+        });
+      }
+      if (current !== null && current !== undefined && current > target) {
+        throw new LockboxError('CONFLICT', `version ${target} of ${name} was staged before the current version ${current} was written`, {
+          provider: this.#providerId, hint: 'stage a new pending version and promote that one',
+        });
+      }
+      this.#db.prepare('UPDATE versions SET staged = CASE WHEN version = ? THEN 0 ELSE 2 END WHERE scope = ? AND name = ? AND staged = 1').run(target, scope, name);
+      return readLabelled()!;
+    }).immediate();
+    return {
+      name, scope: ref.scope || undefined, version: String(target), labels: labelsOf(target, row[8], row[9], row[10]),
+      createdAt: new Date(row[1]), updatedAt: new Date(row[1]), expiresAt: row[2] === null ? undefined : new Date(row[2]),
+      tags: row[5] === null ? {} : JSON.parse(row[5]) as Record<string, string>,
+    };
   }
 }
 

@@ -84,6 +84,17 @@ describe('lockbox audit and policy', () => {
     assert.match(badAction.stderr, /INVALID_ARGUMENT: unknown action "fly" — use one of: read, list, write, delete, rotate, admin/);
   });
 
+  it('checks key rotation as the admin action on _lockbox/keys/<provider> and audits it as key_rotation', () => {
+    const denied = runCli(['keys', 'rotate'], as('bob'));
+    assert.equal(denied.status, 1);
+    assert.match(denied.stderr, /ACCESS_DENIED: access denied: bob may not admin _lockbox\/keys\/local/);
+    const rotated = runCli(['keys', 'rotate'], as('alice'));
+    assert.equal(rotated.status, 0, rotated.stderr);
+    const events = JSON.parse(runCli(['audit', '--action', 'key_rotation', '--json'], { cwd: dir }).stdout) as Array<{ principal: string; outcome: string; name: string }>;
+    assert.deepEqual(events.map((e) => [e.principal, e.outcome, e.name]), [['bob', 'denied', '_lockbox/keys/local'], ['alice', 'success', '_lockbox/keys/local']]);
+    assert.equal(runCli(['get', 'db/password'], as('alice')).stdout.trim(), CANARY, 'values still read after the key rotation');
+  });
+
   it('rejects a policy with an unknown action or a malformed glob with POLICY_INVALID naming the key', () => {
     const { dir: bad, cleanup: done } = scratch();
     try {

@@ -92,15 +92,6 @@ export async function rollback(name: string, version: string | undefined, option
   });
 }
 
-/** `lockbox rotate NAME` — a new value from stdin/--from-file, or generated (default 32 chars). */
-export async function rotate(name: string, options: SetCommandOptions): Promise<void> {
-  const given = options.fromFile !== undefined || options.generate !== undefined ? readValue(options, `lockbox rotate ${name}`) : undefined;
-  await withContext(options, async ({ manager }) => {
-    const meta = await manager.rotate(secretArgument(name, options), given !== undefined ? { value: given } : { generate: 32 });
-    out(`rotated ${name}: now version ${meta.version} (the old value stays readable as ${name}@previous)`);
-  });
-}
-
 function readValue(options: SetCommandOptions, command: string): string {
   if (options.generate !== undefined && options.generate !== false) {
     const length = options.generate === true ? 32 : Number(options.generate);
