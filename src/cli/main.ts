@@ -128,6 +128,18 @@ configCommand.command('mask <spec> <config>').description('print the config with
 program.command('health').description('check every configured provider (exit 1 when one is down)')
   .action(action(() => import('./commands/health.js'), (m) => m.health));
 
+program.command('doctor').description('diagnose every provider: configuration, reachability, authentication, permission — and what to check (exit 1 on a problem)')
+  .option('--timeout <duration>', 'longest wait for one provider\'s checks (default 10s)')
+  .action(action(() => import('./commands/doctor.js'), (m) => m.doctor));
+
+program.command('migrate').description('copy every secret of one provider into another: each copy read back and compared; resumable (docs/migrate.md)')
+  .requiredOption('--from <id>', 'provider id to copy from (as in lockbox.yaml)')
+  .requiredOption('--to <id>', 'provider id to copy into (must be writable)')
+  .option('--prefix <prefix>', 'only secrets whose name starts with this')
+  .option('--dry-run', 'print the plan (names and actions), write nothing')
+  .option('--overwrite', 'replace secrets the target already has (default: skip them)')
+  .action(action(() => import('./commands/migrate.js'), (m) => m.migrate));
+
 const keysCommand = program.command('keys').description('the master key of the local store: status and rotation (docs/keys.md)');
 const keys = () => import('./commands/keys.js');
 keysCommand.command('status').description('the active key id, the key source and versions per key id (never key material)')

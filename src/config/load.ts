@@ -197,6 +197,8 @@ function buildLoadedConfig(path: string, fileConfig: ConfigFile, sources: Provid
     config.audit = { enabled: a.enabled, path: a.path, stdout: a.stdout, onFailure: a.on_failure, reads: a.reads, flushIntervalSeconds: a.flush_interval };
   }
   if (fileConfig.access !== undefined && fileConfig.access !== null) config.access = compilePolicy(fileConfig.access, path);
+  if (fileConfig.watch) config.watch = fileConfig.watch;
+  if (fileConfig.snapshot) config.snapshot = fileConfig.snapshot;
   return config;
 }
 

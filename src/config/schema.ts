@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { CompiledPolicy } from '../access/index.js';
+import { snapshotConfigSchema, type SnapshotConfig } from '../manager/snapshot.js';
+import { watchConfigSchema, type WatchConfig } from '../manager/watch.js';
 import { LockboxError } from '../errors.js';
 
 /**
@@ -55,6 +57,10 @@ export interface LoadedConfig {
   audit?: AuditConfig;
   /** The compiled `access:` policy; absent = everything allowed. */
   access?: CompiledPolicy;
+  /** The `watch:` section (poll interval in ms, jitter); absent = defaults (30 s ± 10 %). */
+  watch?: WatchConfig;
+  /** The `snapshot:` section (last-known-good snapshot; max_age in ms); absent = no snapshot. */
+  snapshot?: SnapshotConfig;
 }
 
 /** The `audit:` section (see docs/audit.md), paths relative to the config file. */
@@ -157,6 +163,8 @@ export const configFileSchema = z.object({
   secrets: runnerSecretsSchema.optional(),
   runner: z.object({ secrets: runnerSecretsSchema.optional() }).passthrough().nullish(),
   audit: auditSchema.nullish(),
+  watch: watchConfigSchema.nullish(),
+  snapshot: snapshotConfigSchema.nullish(),
   /** Checked by compilePolicy (POLICY_INVALID naming the key path), not here. */
   access: z.unknown().optional(),
 }).strict();

@@ -172,6 +172,18 @@ export class CachedProvider implements Provider {
     return record;
   }
 
+  /**
+   * Reads past the cache and stores the answer (live-update polls); on failure the cached entry
+   * stays, so stale-if-error still answers the application's reads.
+   */
+  async refresh(ref: SecretRef): Promise<SecretRecord | null> {
+    const record = await this.#inner.get(ref);
+    const ttl = record === null ? this.#negativeTtl : this.#ttl;
+    const freshUntil = Math.min(this.#now() + ttl, record?.metadata.expiresAt?.getTime() ?? Infinity);
+    if (ttl > 0) this.#store(cacheKey(ref), { record, promise: Promise.resolve(record), freshUntil, touched: false });
+    return record;
+  }
+
   #store(key: string, entry: Entry): void {
     this.#entries.delete(key);
     this.#entries.set(key, entry);

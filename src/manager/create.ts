@@ -5,6 +5,7 @@ import { AuditLog, jsonlFileSink, stdoutSink, type AuditSink } from '../audit/in
 import { loadProviderModule } from '../providers/registry.js';
 import type { Provider } from '../types.js';
 import { OperationGuard } from './guard.js';
+import { LastKnownGoodSnapshot } from './snapshot.js';
 import { SecretManager, type ValueRegistry } from './secret-manager.js';
 
 export interface CreateManagerOptions {
@@ -36,6 +37,8 @@ export async function createManagerFromConfig(config: LoadedConfig, options: Cre
   };
   const audit = config.audit?.enabled ? await openAudit(config, options) : undefined;
   return new SecretManager({
+    watch: config.watch ? { pollIntervalMs: config.watch.poll_interval, jitter: config.watch.jitter } : undefined,
+    snapshot: config.snapshot?.enabled ? await snapshotFromConfig(config, context.env) : undefined,
     principal: options.principal ?? currentPrincipal(options.env ?? process.env),
     access: config.access,
     audit,
@@ -64,6 +67,24 @@ export async function openGuardFromConfig(config: LoadedConfig, options: CreateM
   const audit = config.audit?.enabled ? await openAudit(config, options) : undefined;
   const guard = new OperationGuard({ principal: options.principal ?? currentPrincipal(options.env ?? process.env), policy: config.access, audit });
   return guard.inactive ? undefined : guard;
+}
+
+/**
+ * The last-known-good snapshot of the `snapshot:` section, encrypted under a key derived from the
+ * local store's master key (the first local provider's key source; else LOCKBOX_MASTER_KEY or
+ * .lockbox/master.key). The key is loaded only when the snapshot is first opened.
+ */
+async function snapshotFromConfig(config: LoadedConfig, env: Record<string, string | undefined>): Promise<LastKnownGoodSnapshot> {
+  const [{ loadKey, resolveKeySource }, { optionsSchema: localOptionsSchema }] = await Promise.all([import('../crypto/keyring-sources.js'), import('../providers/local.js')]);
+  const local = config.providers.find((p) => p.type === 'local');
+  const localOptions = localOptionsSchema.parse(local?.options ?? {});
+  const source = resolveKeySource(localOptions, config.baseDir);
+  const storePath = resolve(config.baseDir, localOptions.path);
+  return new LastKnownGoodSnapshot({
+    path: resolve(config.baseDir, config.snapshot!.path),
+    maxAgeMs: config.snapshot!.max_age,
+    masterKey: async () => (await loadKey(source, { env, storePath, providerId: local?.id ?? 'local' })).key.key,
+  });
 }
 
 /** Opens the audit sinks of the `audit:` section (the file path relative to the config file). */

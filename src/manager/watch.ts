@@ -6,7 +6,6 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { parseDuration } from '../config/schema.js';
 import { LockboxError } from '../errors.js';
 import { assertValidName } from '../names.js';
 import type { Provider, SecretRecord, SecretRef } from '../types.js';
@@ -50,7 +49,7 @@ export interface WatchOptions {
 /** The `watch:` section of lockbox.yaml, for the config loader (durations become milliseconds). */
 export const watchConfigSchema = z.object({
   /** Poll interval for providers that cannot notify. @default "30s" */
-  poll_interval: z.union([z.string(), z.number()]).default('30s').transform((value, ctx) => toMs(value, ctx)),
+  poll_interval: durationMsSchema('30s'),
   /** Relative jitter of each poll delay. @default 0.1 */
   jitter: z.number().min(0).max(0.5).default(0.1),
 }).strict();
@@ -184,6 +183,7 @@ export class SecretWatcher {
 
   /** One read at a time per secret: a check asked for during a read runs once more after it. */
   #check(tracked: Tracked): Promise<void> {
+    if (!this.#isLive(tracked)) return Promise.resolve();
     if (tracked.reading) {
       tracked.again = true;
       return tracked.reading;
@@ -404,13 +404,18 @@ function defaultOnError(error: unknown, context: WatchErrorContext): void {
   process.emitWarning(`lockbox watch: ${context.source} of ${context.ref?.name ?? 'a change'} failed (${label})`, 'LockboxWatchWarning');
 }
 
-function toMs(value: string | number, ctx: z.RefinementCtx): number {
-  try {
-    const ms = parseDuration(value, 'watch.poll_interval') * 1000;
-    if (ms > 0) return ms;
-  } catch {
-    // reported below
-  }
-  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'invalid duration: a positive number of seconds or e.g. "500ms", "30s", "5m"' });
-  return z.NEVER;
+/**
+ * A duration for lockbox.yaml: seconds (`30`) or text with a unit (`500ms`, `30s`, `5m`, `24h`,
+ * `7d`, `1w`), parsed to milliseconds (> 0). Kept here, not imported from src/config, so that
+ * the config schema can import this module without a cycle.
+ */
+export function durationMsSchema(fallback: string) {
+  return z.union([z.string(), z.number()]).default(fallback).transform((value, ctx) => {
+    const match = typeof value === 'number' ? [String(value), String(value), 's'] : /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/.exec(value.trim());
+    const ms = match ? Number(match[1]) * DURATION_MS[match[2] ?? 's']! : NaN;
+    if (Number.isFinite(ms) && ms > 0) return ms;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'invalid duration: a positive number of seconds or e.g. "500ms", "30s", "5m", "24h"' });
+    return z.NEVER;
+  });
 }
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
