@@ -7,16 +7,18 @@ import { assertValidName, assertValidScope } from '../names.js';
 import { globalRedactor } from '../redaction/index.js';
 import { resolveDocument, resolveString, type FetchOutcome } from '../references/resolve.js';
 import type { SecretValue } from '../secret-value.js';
-import type { HealthStatus, Provider, SecretMetadata, SecretRecord, SecretRef } from '../types.js';
+import type { Provider, SecretRecord, SecretRef } from '../types.js';
 import { CachedProvider, type CacheOptions } from './cache.js';
 import { OperationGuard, type GuardOptions } from './guard.js';
+import { NOT_FOUND_READ, describeRef } from './manager-helpers.js';
 import { ManagerMetrics, measureProvider } from './metrics.js';
 import type { LastKnownGoodSnapshot } from './snapshot.js';
 import type { WatcherOptions } from './watch.js';
 
+export { describeRef };
+
 /** Where values read through the manager are registered for masking (a Redactor). */
 export interface ValueRegistry { register(value: SecretValue): void }
-
 
 export interface SecretManagerOptions {
   /** Providers, in chain order unless `chain` says otherwise. */
@@ -305,30 +307,4 @@ export class ManagerBase {
     if (ref.scope !== undefined) assertValidScope(ref.scope);
     return ref;
   }
-}
-
-/** Marks a read that found nothing in the audit log. */
-const NOT_FOUND_READ = new LockboxError('NOT_FOUND', 'not found');
-
-export function guardTarget(ref: SecretRef, provider?: string): { name: string; scope?: string; provider?: string } {
-  return { name: ref.name, scope: ref.scope, provider: provider ?? ref.provider };
-}
-
-export function versionOf(metadata: SecretMetadata): { version: string } {
-  return { version: metadata.version };
-}
-
-export async function checkHealth(provider: Provider): Promise<HealthStatus> {
-  const started = performance.now();
-  try {
-    return await provider.health();
-  } catch (error) {
-    const message = error instanceof LockboxError ? error.message : `health check failed (${(error as { code?: string }).code ?? 'error'})`;
-    return { provider: provider.id, status: 'down', latencyMs: performance.now() - started, message };
-  }
-}
-
-/** `provider:name@version#field` (tenant in brackets), for messages. Never a value. */
-export function describeRef(ref: SecretRef): string {
-  return `${ref.provider ? `${ref.provider}:` : ''}${ref.scope ? `[${ref.scope}] ` : ''}${ref.name}${ref.version ? `@${ref.version}` : ''}${ref.field ? `#${ref.field}` : ''}`;
 }

@@ -6,10 +6,8 @@ import {
 import { SecretValue } from '../secret-value.js';
 import type { DeleteOptions, HealthStatus, SecretListing, SecretMetadata, SecretVersion, SetOptions } from '../types.js';
 import { CachedProvider } from './cache.js';
-import {
-  ManagerBase, checkHealth, describeRef, guardTarget, versionOf,
-  type AddressOptions, type SecretAddress, type SecretManagerOptions,
-} from './manager-base.js';
+import { ManagerBase, type AddressOptions, type SecretAddress, type SecretManagerOptions } from './manager-base.js';
+import { checkHealth, describeRef, guardTarget, versionOf } from './manager-helpers.js';
 import { toPrometheusText, type MetricsSnapshot } from './metrics.js';
 import type { SnapshotStatus } from './snapshot.js';
 import {

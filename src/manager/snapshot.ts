@@ -4,17 +4,18 @@
  * the master key. The manager serves from it only when every provider that could answer failed
  * transiently and the entry is inside the staleness window — never for not-found or denied.
  * A snapshot that cannot be opened is reported (SNAPSHOT_INVALID) and ignored, never fatal.
+ * The file format is in snapshot-file.ts.
  */
-import { hkdfSync, randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { keyIdOf } from '../crypto/master-key.js';
-import { IV_BYTES, KEY_BYTES, TAG_BYTES, openValue, sealValue } from '../crypto/envelope.js';
 import { LockboxError, type ErrorCode } from '../errors.js';
 import { SecretValue } from '../secret-value.js';
 import type { SecretRecord, SecretRef } from '../types.js';
-import { durationMsSchema } from './watch.js';
+import {
+  SnapshotFormatError, deriveSnapshotRootKey, openSnapshot, sealSnapshot, writeAtomically, type SnapshotEntry,
+} from './snapshot-file.js';
+import { durationMsSchema } from './watch-config.js';
 
 /** The `snapshot:` section of lockbox.yaml (max_age in milliseconds after parsing). */
 export const snapshotConfigSchema = z.object({
@@ -61,12 +62,6 @@ export interface SnapshotStatus {
   message?: string;
 }
 
-const MAGIC = Buffer.from('LBXLKG\u0000\u0001');
-const KEY_ID_BYTES = 16;
-const SALT_BYTES = 32;
-const HEADER_BYTES = MAGIC.length + KEY_ID_BYTES + SALT_BYTES;
-const ROOT_INFO = 'lockbox:v1:lkg-snapshot';
-const FILE_INFO = 'lockbox:v1:lkg-snapshot:file';
 /** A re-confirmed, unchanged value is rewritten only when its stored time is at least this old. */
 const REFRESH_MS = 60_000;
 
@@ -76,7 +71,7 @@ export class LastKnownGoodSnapshot {
   readonly #options: SnapshotOptions;
   readonly #maxAge: number;
   readonly #now: () => number;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, SnapshotEntry>();
   readonly #recorded = new WeakSet<SecretRecord>();
   #rootKey?: Buffer;
   #keyId?: string;
@@ -202,7 +197,7 @@ export class LastKnownGoodSnapshot {
     try {
       const master = await this.#options.masterKey();
       try {
-        this.#rootKey = derive(master, Buffer.alloc(0), ROOT_INFO);
+        this.#rootKey = deriveSnapshotRootKey(master);
         this.#keyId = keyIdOf(master);
       } finally {
         master.fill(0);
@@ -220,9 +215,9 @@ export class LastKnownGoodSnapshot {
       if (code === 'ENOENT') { this.#state = 'empty'; return; }
       return this.#invalid(`cannot be read (${code ?? 'error'})`, error);
     }
-    let entries: Entry[];
+    let entries: SnapshotEntry[];
     try {
-      entries = this.#open(sealed);
+      entries = openSnapshot(sealed, this.#rootKey!, this.#keyId!);
     } catch (error) {
       return this.#invalid(error instanceof SnapshotFormatError ? error.message : 'failed authentication (tampered with or corrupt)', error);
     }
@@ -230,43 +225,12 @@ export class LastKnownGoodSnapshot {
     this.#state = 'ok';
   }
 
-  #open(sealed: Buffer): Entry[] {
-    if (sealed.length < HEADER_BYTES + IV_BYTES + TAG_BYTES || !sealed.subarray(0, MAGIC.length).equals(MAGIC)) {
-      throw new SnapshotFormatError('is not a lockbox snapshot (corrupt or truncated)');
-    }
-    const keyId = sealed.subarray(MAGIC.length, MAGIC.length + KEY_ID_BYTES).toString('latin1');
-    if (keyId !== this.#keyId) throw new SnapshotFormatError(`was sealed under another master key (id ${keyId.replace(/[^0-9a-f]/g, '?')}; the current key is ${this.#keyId})`);
-    const header = sealed.subarray(0, HEADER_BYTES);
-    const fileKey = derive(this.#rootKey!, header.subarray(MAGIC.length + KEY_ID_BYTES), FILE_INFO);
-    let plaintext: Buffer | undefined;
-    try {
-      const iv = sealed.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES);
-      const tag = sealed.subarray(HEADER_BYTES + IV_BYTES, HEADER_BYTES + IV_BYTES + TAG_BYTES);
-      plaintext = openValue(fileKey, iv, tag, sealed.subarray(HEADER_BYTES + IV_BYTES + TAG_BYTES), header);
-      return decodeEntries(plaintext);
-    } finally {
-      fileKey.fill(0);
-      plaintext?.fill(0);
-    }
-  }
-
   #write(): void {
     const now = this.#now();
     for (const [key, entry] of this.#entries) {
       if (now - entry.recordedAt > this.#maxAge || (entry.expiresAt !== undefined && entry.expiresAt <= now)) this.#entries.delete(key);
     }
-    const salt = randomBytes(SALT_BYTES);
-    const header = Buffer.concat([MAGIC, Buffer.from(this.#keyId!, 'latin1'), salt]);
-    const fileKey = derive(this.#rootKey!, salt, FILE_INFO);
-    const plaintext = encodeEntries([...this.#entries.values()]);
-    let sealed: ReturnType<typeof sealValue>;
-    try {
-      sealed = sealValue(fileKey, plaintext, header);
-    } finally {
-      fileKey.fill(0);
-      plaintext.fill(0);
-    }
-    writeAtomically(this.path, Buffer.concat([header, sealed.iv, sealed.tag, sealed.ciphertext]));
+    writeAtomically(this.path, sealSnapshot([...this.#entries.values()], this.#rootKey!, this.#keyId!));
     this.#state = 'ok';
     if (this.#problem?.code === 'SNAPSHOT_INVALID' || this.#problem?.code === 'STORE_ERROR') this.#problem = undefined;
   }
@@ -291,86 +255,6 @@ export class LastKnownGoodSnapshot {
 /** The entry key of a ref: provider as asked (none = the chain), scope, name, version; `#field` is applied after. */
 export function snapshotKey(ref: SecretRef): string {
   return `${ref.provider ?? ''}\0${ref.scope ?? ''}\0${ref.name}\0${ref.version ?? 'current'}`;
-}
-
-interface Entry {
-  key: string; value: string; provider: string; name: string; scope?: string; version: string; labels: string[];
-  createdAt: number; updatedAt: number; expiresAt?: number; tags: Record<string, string>; recordedAt: number;
-}
-
-/** A problem with the file's layout (its message says what, never a value). */
-class SnapshotFormatError extends Error {}
-
-const entryHeaderSchema = z.object({
-  key: z.string(), provider: z.string(), name: z.string(), scope: z.string().optional(), version: z.string(),
-  labels: z.array(z.string()), createdAt: z.number(), updatedAt: z.number(), expiresAt: z.number().optional(),
-  tags: z.record(z.string()), recordedAt: z.number(),
-}).strict();
-
-/** count (u32) | per entry: header length (u32) | header JSON (no value) | value length (u32) | value bytes. */
-function encodeEntries(entries: Entry[]): Buffer {
-  const headers = entries.map(({ value: _value, ...header }) => Buffer.from(JSON.stringify(header)));
-  let size = 4;
-  for (let i = 0; i < entries.length; i++) size += 8 + headers[i]!.length + Buffer.byteLength(entries[i]!.value);
-  const out = Buffer.alloc(size);
-  let at = out.writeUInt32BE(entries.length, 0);
-  for (let i = 0; i < entries.length; i++) {
-    at = out.writeUInt32BE(headers[i]!.length, at);
-    at += headers[i]!.copy(out, at);
-    const length = Buffer.byteLength(entries[i]!.value);
-    at = out.writeUInt32BE(length, at);
-    at += out.write(entries[i]!.value, at, length, 'utf8');
-  }
-  return out;
-}
-
-function decodeEntries(plaintext: Buffer): Entry[] {
-  try {
-    const entries: Entry[] = [];
-    const count = plaintext.readUInt32BE(0);
-    let at = 4;
-    for (let i = 0; i < count; i++) {
-      const headerLength = plaintext.readUInt32BE(at);
-      const header = entryHeaderSchema.parse(JSON.parse(plaintext.toString('utf8', at + 4, at + 4 + headerLength)));
-      at += 4 + headerLength;
-      const valueLength = plaintext.readUInt32BE(at);
-      if (at + 4 + valueLength > plaintext.length) throw new RangeError('value past the end');
-      entries.push({ ...header, value: plaintext.toString('utf8', at + 4, at + 4 + valueLength) });
-      at += 4 + valueLength;
-    }
-    return entries;
-  } catch {
-    throw new SnapshotFormatError('has entries that cannot be read (corrupt)');
-  }
-}
-
-function derive(key: Buffer, salt: Buffer, info: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', key, salt, info, KEY_BYTES));
-}
-
-function writeAtomically(path: string, data: Buffer): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(temporary, 'wx', 0o600);
-  try {
-    try {
-      fchmodSync(fd, 0o600);
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-  try {
-    const dir = openSync(dirname(path), 'r');
-    try { fsyncSync(dir); } finally { closeSync(dir); }
-  } catch {
-    // directory fsync is best effort (not every platform allows it)
-  }
 }
 
 function formatAge(ms: number): string {

@@ -5,10 +5,14 @@
  * past the cache (a poll inside the TTL must still see a change) — see docs/live-updates.md.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { LockboxError } from '../errors.js';
 import { assertValidName } from '../names.js';
-import type { Provider, SecretRecord, SecretRef } from '../types.js';
+import type { SecretRecord, SecretRef } from '../types.js';
+import { Delivery } from './watch-delivery.js';
+import type { WatchSource } from './watch-source.js';
+
+export { durationMsSchema, watchConfigSchema, type WatchConfig } from './watch-config.js';
+export { managerWatchSource, type WatchSource, type WatchableManager } from './watch-source.js';
 
 /** Called with the new record (null: the secret is gone) and the one before it. */
 export type ChangeListener = (next: SecretRecord | null, prev: SecretRecord | null) => void | Promise<void>;
@@ -19,14 +23,6 @@ export type ChangeEventListener = (event: ChangeEvent) => void | Promise<void>;
 export interface WatchErrorContext { ref?: SecretRef; source: 'read' | 'listener' | 'subscribe' }
 /** Stops one subscription; `ready` settles once the secret's first read has been attempted. */
 export type Unsubscribe = (() => void) & { ready: Promise<void> };
-
-/** What the watcher reads through (`managerWatchSource` builds one from a SecretManager). */
-export interface WatchSource {
-  /** Reads `ref` past every cache that could hide a change; throws like the manager's get. */
-  read(ref: SecretRef): Promise<SecretRecord | null>;
-  /** Native change hints for `ref`; undefined when it cannot be watched natively (it is then polled). */
-  subscribe?(ref: SecretRef, onVersion: (version?: string) => void): (() => void) | undefined;
-}
 
 export interface WatcherOptions {
   /** Time between two polls of a secret whose provider cannot notify. @default 30000 */
@@ -45,15 +41,6 @@ export interface WatchOptions {
   /** The record the caller already holds: when the first read finds another version, it is delivered (prev = this). @default undefined */
   initial?: SecretRecord | null;
 }
-
-/** The `watch:` section of lockbox.yaml, for the config loader (durations become milliseconds). */
-export const watchConfigSchema = z.object({
-  /** Poll interval for providers that cannot notify. @default "30s" */
-  poll_interval: durationMsSchema('30s'),
-  /** Relative jitter of each poll delay. @default 0.1 */
-  jitter: z.number().min(0).max(0.5).default(0.1),
-}).strict();
-export type WatchConfig = z.output<typeof watchConfigSchema>;
 
 /** A delay in [interval × (1 − jitter), interval × (1 + jitter)]. */
 export function nextPollDelay(intervalMs: number, jitter: number, random: () => number = Math.random): number {
@@ -265,43 +252,6 @@ export class SecretWatcher {
   }
 }
 
-/**
- * A WatchSource over a SecretManager's public API: a read refreshes (or, lacking refresh,
- * drops) the ref's entries in every cache layer that may answer it, then reads through
- * `manager.get`, so access control, audit and masking apply and later gets see the new value.
- * Native notifications are used when every provider the ref may come from can watch.
- */
-export function managerWatchSource(manager: WatchableManager): WatchSource {
-  const providersOf = (ref: SecretRef): Provider[] => (ref.provider !== undefined ? [ref.provider] : manager.chain).map((id) => manager.provider(id));
-  return {
-    async read(ref) {
-      const scopes = ref.scope === undefined ? [undefined] : [ref.scope, undefined];
-      for (const provider of providersOf(ref)) {
-        const cache = findLayer(provider, (p) => typeof p.invalidate === 'function' || typeof p.refresh === 'function');
-        for (const scope of scopes) {
-          const target: SecretRef = { ...ref, scope, field: undefined };
-          if (cache?.refresh) await cache.refresh(target).catch(() => undefined);
-          else cache?.invalidate?.(target);
-        }
-      }
-      return manager.get(ref);
-    },
-    subscribe(ref, onVersion) {
-      const watchers = providersOf(ref).map((p) => findLayer(p, (layer) => layer.capabilities.watch && typeof layer.watch === 'function'));
-      if (watchers.length === 0 || watchers.some((w) => w === undefined)) return undefined;
-      const stops = watchers.map((w) => w!.watch!(ref, onVersion));
-      return () => { for (const stop of stops) stop(); };
-    },
-  };
-}
-
-/** The part of SecretManager that managerWatchSource uses. */
-export interface WatchableManager {
-  get(address: SecretRef): Promise<SecretRecord | null>;
-  provider(id: string): Provider;
-  readonly chain: readonly string[];
-}
-
 interface Observed { record: SecretRecord | null; identity: string }
 interface Subscriber { delivery: Delivery<[SecretRecord | null, SecretRecord | null]>; initial?: Observed }
 interface Tracked {
@@ -318,53 +268,6 @@ interface Tracked {
   /** Code of the current run of read failures (reported once), undefined after a success. */
   failing?: string;
   ready: Promise<void>;
-}
-/** A cache or wrapper layer, as far as the watch source looks at it. */
-type Layer = Provider & {
-  inner?: Provider;
-  invalidate?: (ref: SecretRef) => void;
-  refresh?: (ref: SecretRef) => Promise<unknown>;
-};
-
-/** One listener's queue: calls in order, one at a time, each awaited; stop() drops what is queued. */
-class Delivery<T> {
-  readonly #queue: T[] = [];
-  #running: Promise<void> | undefined;
-  #active = true;
-
-  constructor(readonly call: (item: T) => void | Promise<void>, readonly fail: (error: unknown, item: T) => void) {}
-
-  push(item: T): void {
-    if (!this.#active) return;
-    this.#queue.push(item);
-    if (this.#running === undefined) this.#running = this.#pump();
-  }
-
-  idle(): Promise<void> | undefined {
-    return this.#running;
-  }
-
-  stop(): void {
-    this.#active = false;
-    this.#queue.length = 0;
-  }
-
-  /** Starts on a later microtask (a listener never runs inside the read that found the change). */
-  async #pump(): Promise<void> {
-    await Promise.resolve();
-    try {
-      while (this.#active && this.#queue.length > 0) {
-        const item = this.#queue.shift()!;
-        try {
-          await this.call(item);
-        } catch (error) {
-          this.fail(error, item);
-        }
-      }
-    } finally {
-      this.#running = undefined;
-    }
-  }
 }
 
 function refKey(ref: SecretRef): string {
@@ -389,33 +292,8 @@ function isStaleReplica(tracked: Tracked, observed: Observed, last: Observed): b
   return tracked.seen.some((s) => s.identity === observed.identity);
 }
 
-function findLayer(provider: Provider, test: (layer: Layer) => boolean): Layer | undefined {
-  let layer: Layer | undefined = provider as Layer;
-  for (let depth = 0; layer !== undefined && depth < 8; depth++) {
-    if (test(layer)) return layer;
-    layer = layer.inner as Layer | undefined;
-  }
-  return undefined;
-}
-
 function defaultOnError(error: unknown, context: WatchErrorContext): void {
   const code = (error as { code?: unknown }).code;
   const label = error instanceof LockboxError ? error.code : typeof code === 'string' ? code : (error as { name?: string }).name ?? 'error';
   process.emitWarning(`lockbox watch: ${context.source} of ${context.ref?.name ?? 'a change'} failed (${label})`, 'LockboxWatchWarning');
 }
-
-/**
- * A duration for lockbox.yaml: seconds (`30`) or text with a unit (`500ms`, `30s`, `5m`, `24h`,
- * `7d`, `1w`), parsed to milliseconds (> 0). Kept here, not imported from src/config, so that
- * the config schema can import this module without a cycle.
- */
-export function durationMsSchema(fallback: string) {
-  return z.union([z.string(), z.number()]).default(fallback).transform((value, ctx) => {
-    const match = typeof value === 'number' ? [String(value), String(value), 's'] : /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/.exec(value.trim());
-    const ms = match ? Number(match[1]) * DURATION_MS[match[2] ?? 's']! : NaN;
-    if (Number.isFinite(ms) && ms > 0) return ms;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'invalid duration: a positive number of seconds or e.g. "500ms", "30s", "5m", "24h"' });
-    return z.NEVER;
-  });
-}
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

@@ -6,7 +6,6 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { LockboxError, NotFoundError } from '../errors.js';
-import { assertValidName, assertValidScope } from '../names.js';
 import { SecretValue } from '../secret-value.js';
 import type {
   DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions,
@@ -17,13 +16,15 @@ import {
 } from '../crypto/envelope.js';
 import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
 import type { MasterKey } from '../crypto/master-key.js';
+import { checkName, checkScope } from './checked-names.js';
+import { promotePending } from './promote.js';
 import { SQL, type OpenedDatabase } from './schema.js';
+import { notFound, tampered } from './store-errors.js';
+import { labelsOf, parseVersion, rowMetadata, type VersionRow } from './version-rows.js';
 
 /** Writes between two opportunistic purges of expired versions. */
 export const PURGE_EVERY_WRITES = 100;
 
-/** [version, created_at, expires_at, deleted_at, destroyed_at, tags, key_id, envelope, …labels] */
-type VersionRow = [number, number, number | null, number | null, number | null, string | null, string | null, Buffer | null, ...(number | null)[]];
 type Statement = Database.Statement<unknown[], unknown>;
 
 const setOptionsSchema = z.object({
@@ -92,17 +93,7 @@ export class SqliteStore {
     const plaintext = this.#open(scope, name, row);
     const value = new SecretValue(plaintext.toString('utf8'));
     plaintext.fill(0);
-    const createdAt = row[1];
-    return {
-      provider: this.#providerId,
-      value,
-      metadata: {
-        name, scope: ref.scope || undefined, version: String(row[0]), labels,
-        createdAt: new Date(createdAt), updatedAt: new Date(createdAt),
-        expiresAt: expiresAt === null ? undefined : new Date(expiresAt),
-        tags: row[5] === null ? {} : JSON.parse(row[5]) as Record<string, string>,
-      },
-    };
+    return { provider: this.#providerId, value, metadata: rowMetadata(name, ref.scope || undefined, row, labels) };
   }
 
   set(ref: SecretRef, value: SecretValue, opts: SetOptions = EMPTY_OPTIONS): SecretMetadata {
@@ -187,6 +178,14 @@ export class SqliteStore {
       expiresAt: expiresAt === null ? undefined : new Date(expiresAt),
       deletedAt: deletedAt === null ? undefined : new Date(deletedAt), destroyed: destroyedAt !== null,
     }));
+  }
+
+  /** Makes the pending version current without writing a new one (rotation's promotion): see promotePending. */
+  promote(ref: SecretRef, version: string): SecretMetadata {
+    const name = checkName(ref.name);
+    const scope = ref.scope ? checkScope(ref.scope) : '';
+    const target = this.#resolveVersion(scope, name, version);
+    return promotePending({ db: this.#db, readNumbered: this.#q.readNumbered, providerId: this.#providerId }, ref, scope, name, target);
   }
 
   /** Erases the ciphertexts (and wrapped keys) of every version whose expiry has passed. */
@@ -304,90 +303,4 @@ export class SqliteStore {
       // best effort: a busy reader only delays when old WAL frames are overwritten
     }
   }
-
-  /**
-   * Makes the pending version current without writing a new one (rotation's promotion): its row
-   * is unstaged, so it is the highest unstaged version (current) and the old current the next
-   * one down (previous). Older staged rows it supersedes get `staged = 2`: no label any more,
-   * still readable by number. Idempotent for the current version; one IMMEDIATE transaction.
-   */
-  promote(ref: SecretRef, version: string): SecretMetadata {
-    const name = checkName(ref.name);
-    const scope = ref.scope ? checkScope(ref.scope) : '';
-    const target = this.#resolveVersion(scope, name, version);
-    const readLabelled = () => this.#q.readNumbered.get(scope, name, target) as VersionRow | undefined;
-    const row = this.#db.transaction(() => {
-      const before = readLabelled();
-      if (before === undefined || before[3] !== null || before[4] !== null || (before[2] !== null && before[2] <= Date.now())) {
-        throw notFound(ref, this.#providerId, target);
-      }
-      const [current, , pending] = [before[8], before[9], before[10]];
-      if (current === target) return before;
-      if (pending !== target) {
-        throw new LockboxError('INVALID_INPUT', `version ${target} of ${name} is not pending, so it cannot be promoted`, {
-          provider: this.#providerId, hint: 'promote the version labelled pending (lockbox versions NAME)',
-        });
-      }
-      if (current !== null && current !== undefined && current > target) {
-        throw new LockboxError('CONFLICT', `version ${target} of ${name} was staged before the current version ${current} was written`, {
-          provider: this.#providerId, hint: 'stage a new pending version and promote that one',
-        });
-      }
-      this.#db.prepare('UPDATE versions SET staged = CASE WHEN version = ? THEN 0 ELSE 2 END WHERE scope = ? AND name = ? AND staged = 1').run(target, scope, name);
-      return readLabelled()!;
-    }).immediate();
-    return {
-      name, scope: ref.scope || undefined, version: String(target), labels: labelsOf(target, row[8], row[9], row[10]),
-      createdAt: new Date(row[1]), updatedAt: new Date(row[1]), expiresAt: row[2] === null ? undefined : new Date(row[2]),
-      tags: row[5] === null ? {} : JSON.parse(row[5]) as Record<string, string>,
-    };
-  }
-}
-
-/** Names and scopes already checked (validation is the costliest JS on the read path). */
-const validNames = new Set<string>();
-const validScopes = new Set<string>();
-
-function checkName(name: string): string {
-  return validNames.has(name) ? name : remember(validNames, assertValidName(name));
-}
-
-function checkScope(scope: string): string {
-  return validScopes.has(scope) ? scope : remember(validScopes, assertValidScope(scope));
-}
-
-function remember(checked: Set<string>, value: string): string {
-  if (checked.size >= 4096) checked.clear();
-  checked.add(value);
-  return value;
-}
-
-function parseVersion(selector: string): number {
-  const version = /^[1-9][0-9]{0,14}$/.test(selector) ? Number(selector) : NaN;
-  if (!Number.isSafeInteger(version)) {
-    throw new LockboxError('INVALID_INPUT', `invalid version "${selector.slice(0, 40)}": use a number (1, 2, …) or current, previous, pending`);
-  }
-  return version;
-}
-
-function labelsOf(version: number, current: number | null | undefined, previous: number | null | undefined, pending: number | null | undefined): string[] {
-  const labels: string[] = [];
-  if (version === current) labels.push('current');
-  if (version === previous) labels.push('previous');
-  if (version === pending) labels.push('pending');
-  return labels;
-}
-
-function tampered(provider: string, name: string, scope: string, version: number, why: string, cause?: unknown): LockboxError {
-  const where = scope ? ` (tenant ${scope})` : '';
-  return new LockboxError('SECRET_TAMPERED', `secret ${name} version ${version} failed authentication${where}: ${why}`, {
-    hint: 'restore the store from a backup, or destroy this version and set the secret again',
-    provider,
-    cause,
-  });
-}
-
-function notFound(ref: SecretRef, provider: string, version?: number): NotFoundError {
-  const where = ref.scope ? ` (tenant ${ref.scope})` : '';
-  return new NotFoundError(`${ref.name}${version === undefined ? '' : ` version ${version}`}${where}`, { provider });
 }
