@@ -43,3 +43,36 @@ export {
 export type {
   ConfigSecrets, ConfigSecretsOptions, CreateConfigInput, UpdateConfigOptions, SavedConfig, SecretBinding, ConfigScope, Owner, SecretUsage,
 } from './config-secrets/index.js';
+export {
+  AccessDeniedError, compilePolicy, decide, authorize, explain, currentPrincipal, ACTIONS,
+} from './access/index.js';
+export type { AccessPolicyInput, CompiledPolicy, Decision, AccessRequest, Action } from './access/index.js';
+export {
+  AuditLog, jsonlFileSink, stdoutSink, functionSink, verifyAuditFile, readAuditEvents,
+} from './audit/index.js';
+export type { AuditEntry, AuditEvent, AuditFilter, AuditSink, AuditVerification } from './audit/index.js';
+export { OperationGuard } from './manager/guard.js';
+export type { GuardOptions } from './manager/guard.js';
+export { toPrometheusText } from './manager/metrics.js';
+export { SecretWatcher } from './manager/watch.js';
+export type { ChangeListener, ChangeEventListener, Unsubscribe, WatcherOptions } from './manager/watch.js';
+export { LastKnownGoodSnapshot } from './manager/snapshot.js';
+export type { SnapshotOptions, SnapshotStatus } from './manager/snapshot.js';
+export {
+  rotateSecret, setRotationPolicy, dueSecrets, rotateDue, generateValue,
+} from './rotation/index.js';
+export type { RotateSecretOptions, RotationPolicy, RotationResult, RotationTest, RotateDueSummary } from './rotation/index.js';
+export { Keyring } from './crypto/keyring.js';
+export { rotateMasterKey } from './store/master-key-rotation.js';
+export { masterKeyStatus } from './store/key-status.js';
+export * from './migrate/index.js';
+export { create as createVaultProvider } from './providers/vault.js';
+export type { VaultOptions } from './providers/vault.js';
+export { create as createAwsProvider } from './providers/aws.js';
+export type { AwsOptions } from './providers/aws.js';
+export { create as createGcpProvider } from './providers/gcp.js';
+export type { GcpOptions } from './providers/gcp.js';
+export { create as createAzureProvider } from './providers/azure.js';
+export type { AzureOptions } from './providers/azure.js';
+export { create as createKubernetesProvider } from './providers/kubernetes.js';
+export type { KubernetesOptions } from './providers/kubernetes.js';
