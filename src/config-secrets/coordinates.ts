@@ -5,9 +5,9 @@
  * too. Anything else is an external coordinate: a secret name the manager can read, never
  * written or deleted by config-secrets.
  */
-import { randomUUID } from 'node:crypto';
 import { LockboxError } from '../errors.js';
 import { MAX_NAME_BYTES } from '../names.js';
+import { timeOrderedUuid } from './ids.js';
 
 /** Prefixes that make a coordinate managed. The first one is the default for new coordinates. */
 export const MANAGED_PREFIXES = ['lockbox_', 'airbyte_'] as const;
@@ -28,7 +28,7 @@ export interface NewManagedCoordinateOptions {
   scopeId: string;
   /** Coordinate prefix; must start with one of MANAGED_PREFIXES. @default 'lockbox_' */
   prefix?: string;
-  /** Source of the coordinate's unique part. @default crypto.randomUUID */
+  /** Source of the coordinate's unique part. @default timeOrderedUuid (a version 7 UUID) */
   uuid?: () => string;
 }
 
@@ -36,6 +36,8 @@ const VERSION_DELIMITER = '_v';
 const MANAGED_FORM = /^([A-Za-z0-9._-]+)_v([1-9][0-9]*)$/;
 const NAME_CHARS = /^[A-Za-z0-9._-]+$/;
 const SCOPE_PART = /^[A-Za-z0-9-]+$/;
+/** A UUID's length and characters, for checking a coordinate's length once. */
+const UUID_SHAPE = '00000000-0000-7000-8000-000000000000';
 
 /**
  * Parses a full coordinate. Strings starting with a managed prefix must end with `_v<N>`
@@ -67,7 +69,7 @@ export function parseCoordinate(full: string): SecretCoordinate {
  * @throws LockboxError INVALID_INPUT when a part breaks its character rule.
  */
 export function newManagedCoordinate(options: NewManagedCoordinateOptions): ManagedCoordinate {
-  const { scopeType, scopeId, prefix = MANAGED_PREFIXES[0], uuid = randomUUID } = options;
+  const { scopeType, scopeId, prefix = MANAGED_PREFIXES[0], uuid = () => timeOrderedUuid() } = options;
   if (typeof prefix !== 'string' || !NAME_CHARS.test(prefix) || !MANAGED_PREFIXES.some((p) => prefix.startsWith(p))) {
     throw new LockboxError('INVALID_INPUT', `invalid coordinate prefix ${quote(String(prefix))}: it must start with ${MANAGED_PREFIXES.map((p) => `"${p}"`).join(' or ')} and use only [A-Za-z0-9._-]`);
   }
@@ -76,6 +78,19 @@ export function newManagedCoordinate(options: NewManagedCoordinateOptions): Mana
   const unique = uuid();
   assertScopePart('uuid', unique);
   return managedCoordinate(`${prefix}${scopeType}_${scopeId}_secret_${unique}`, 1);
+}
+
+/**
+ * newManagedCoordinate for many coordinates of one scope: the prefix and scope parts are
+ * checked once, each call of the returned function makes one more coordinate (a default UUID each).
+ * @throws LockboxError INVALID_INPUT when a part breaks its character rule.
+ */
+export function managedCoordinateSource(options: Omit<NewManagedCoordinateOptions, 'uuid'>): () => ManagedCoordinate {
+  const head = newManagedCoordinate({ ...options, uuid: () => UUID_SHAPE }).base.slice(0, -UUID_SHAPE.length);
+  return () => {
+    const base = head + timeOrderedUuid();
+    return { kind: 'managed', base, version: 1, full: `${base}${VERSION_DELIMITER}1` };
+  };
 }
 
 /** The next version of a managed coordinate: same base, version + 1. */

@@ -10,6 +10,7 @@ export { createConfigSecrets } from './service.js';
 export type {
   ConfigSecrets, ConfigSecretsOptions, CreateConfigInput, UpdateConfigOptions, SavedConfig, SecretBinding, ConfigScope, Owner, SecretUsage,
 } from './service.js';
+export { timeOrderedUuid } from './ids.js';
 export { createConfigSecretsDatabase, migrateToLatest, CONFIG_SECRETS_MIGRATIONS } from './schema.js';
 export type { ConfigSecretsTables, SecretStorageTable, SecretConfigTable, SecretReferenceTable, ConfigDocumentTable } from './schema.js';
 export { ensureDefaultStorage, DEFAULT_SECRET_STORAGE_ID } from './repository.js';

@@ -3,8 +3,8 @@
  * transaction, so the service composes them into one transaction where it needs to.
  * Nothing here sees a secret value: rows hold coordinates, paths and ids.
  */
-import { randomUUID } from 'node:crypto';
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { timeOrderedUuid } from './ids.js';
 import { migrateToLatest, type ConfigDocumentTable, type ConfigSecretsTables, type SecretConfigTable, type SecretReferenceTable, type SecretStorageTable } from './schema.js';
 
 /** A Kysely instance or a transaction over the config-secrets tables. */
@@ -100,27 +100,11 @@ export function findSecretConfigByCoordinate(db: ConfigSecretsDb, storageId: str
 export interface SecretConfigInput { storageId: string; coordinate: string; managed: boolean; actor: string; now: string }
 
 /**
- * Inserts a managed row for a coordinate about to be written; false when the coordinate is
+ * Inserts a managed row for a coordinate about to be written; undefined when the coordinate is
  * taken (the UNIQUE (storage, coordinate) constraint makes the claim atomic across writers).
  */
-/**
- * reserveSecretConfig for many coordinates in one statement; returns the id of each row that was
- * inserted (undefined where the coordinate was already taken).
- */
-export async function reserveSecretConfigs(db: ConfigSecretsDb, inputs: SecretConfigInput[]): Promise<Array<string | undefined>> {
-  if (inputs.length === 0) return [];
-  const rows = inputs.map((input) => configRow(randomUUID(), input));
-  const inserted = new Set<string>();
-  for (let i = 0; i < rows.length; i += 200) {
-    const result = await db.insertInto('secret_config').values(rows.slice(i, i + 200))
-      .onConflict((oc) => oc.columns(['secret_storage_id', 'external_coordinate']).doNothing()).returning('id').execute();
-    for (const row of result) inserted.add(row.id);
-  }
-  return rows.map((row) => (inserted.has(row.id) ? row.id : undefined));
-}
-
 export async function reserveSecretConfig(db: ConfigSecretsDb, input: SecretConfigInput): Promise<string | undefined> {
-  const id = randomUUID();
+  const id = timeOrderedUuid();
   const result = await db.insertInto('secret_config').values(configRow(id, input))
     .onConflict((oc) => oc.columns(['secret_storage_id', 'external_coordinate']).doNothing()).executeTakeFirst();
   return result.numInsertedOrUpdatedRows === 1n ? id : undefined;
@@ -161,14 +145,15 @@ export function listTombstoned(db: ConfigSecretsDb): Promise<Array<{ id: string;
   return db.selectFrom('secret_config as c')
     .innerJoin('secret_storage as s', 's.id', 'c.secret_storage_id')
     .select(['c.id as id', 'c.external_coordinate as coordinate', 's.provider_id as providerId'])
-    .where('c.tombstone', '=', 1).where('c.managed', '=', 1)
+    // A literal 1: with a bound parameter the plan (partial index on tombstone = 1) depends on its value, so SQLite re-prepares the statement on every run.
+    .where('c.tombstone', '=', sql.lit(1)).where('c.managed', '=', 1)
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('secret_reference as r').select('r.id').whereRef('r.secret_config_id', '=', 'c.id'))))
     .execute();
 }
 
 /** Deletes a row once its secret is destroyed, unless it was revived or referenced meanwhile. */
 export async function deleteTombstoned(db: ConfigSecretsDb, id: string): Promise<void> {
-  await db.deleteFrom('secret_config').where('id', '=', id).where('tombstone', '=', 1)
+  await db.deleteFrom('secret_config').where('id', '=', id).where('tombstone', '=', sql.lit(1))
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('secret_reference').select('id').where('secret_config_id', '=', id))))
     .execute();
 }
@@ -209,7 +194,7 @@ export async function bindReferences(db: ConfigSecretsDb, owner: Owner, bindings
       await db.updateTable('secret_reference').set({ secret_config_id: secretConfigId, updated_at: now }).where('id', '=', current.id).execute();
       released.push(current.secretConfigId);
     } else {
-      const id = randomUUID();
+      const id = timeOrderedUuid();
       inserts.push({ id, secret_config_id: secretConfigId, scope_type: owner.type, scope_id: owner.id, hydration_path: path, created_at: now, updated_at: now });
       referenceIds.set(path, id);
     }
@@ -244,7 +229,7 @@ export async function usagesOf(db: ConfigSecretsDb, secretConfigId: string): Pro
 
 // ---- config_document ----
 
-export async function insertDocument(db: ConfigSecretsDb, row: DocumentRow): Promise<void> {
+export async function insertDocument(db: ConfigSecretsDb, row: Insertable<ConfigDocumentTable>): Promise<void> {
   await db.insertInto('config_document').values(row).execute();
 }
 
@@ -302,7 +287,8 @@ function toReference(row: Omit<ReferenceWithSecret, 'managed'> & { managed: numb
   return { ...row, managed: toBoolean(row.managed) };
 }
 
-function configRow(id: string, input: SecretConfigInput): Insertable<SecretConfigTable> {
+/** The secret_config row of a new coordinate. */
+export function configRow(id: string, input: SecretConfigInput): Insertable<SecretConfigTable> {
   return {
     id, secret_storage_id: input.storageId, descriptor: input.coordinate, external_coordinate: input.coordinate,
     managed: input.managed ? 1 : 0, tombstone: 0, created_by: input.actor, updated_by: input.actor, created_at: input.now, updated_at: input.now,

@@ -89,6 +89,7 @@ export interface ConfigSecretsTables {
 /** The migrations, oldest first. Names sort in order. */
 export const CONFIG_SECRETS_MIGRATIONS: Record<string, Migration> = {
   '0001_config_secrets_tables': { up: createTables },
+  '0002_partial_indexes': { up: partialIndexes },
 };
 
 /** The migration bookkeeping tables (own names, so other Kysely users of the same file do not collide). */
@@ -213,6 +214,18 @@ async function createTables(db: Kysely<unknown>): Promise<void> {
   // One config per owner: references are keyed by (owner, path), so two configs of one owner would collide.
   await db.schema.createIndex('config_document_owner_idx').ifNotExists().unique().on('config_document').columns(['owner_type', 'owner_id']).execute();
   await db.schema.createIndex('config_document_expires_at_idx').ifNotExists().on('config_document').column('expires_at').execute();
+}
+
+/**
+ * The tombstone and expiry indexes only ever serve look-ups of tombstoned rows and of configs
+ * that expire; as partial indexes they hold just those rows, so the common insert (a live
+ * secret, a config that never expires) no longer writes an index entry for them.
+ */
+async function partialIndexes(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropIndex('secret_config_tombstone_idx').ifExists().execute();
+  await db.schema.createIndex('secret_config_tombstoned_idx').ifNotExists().on('secret_config').column('tombstone').where(sql.ref('tombstone'), '=', 1).execute();
+  await db.schema.dropIndex('config_document_expires_at_idx').ifExists().execute();
+  await db.schema.createIndex('config_document_expiring_idx').ifNotExists().on('config_document').column('expires_at').where(sql.ref('expires_at'), 'is not', null).execute();
 }
 
 /** created_by, updated_by, created_at, updated_at. */

@@ -5,102 +5,25 @@
  * uses which secret at which path, so updates version secrets, deletes clean them up and a
  * secret in use cannot be deleted. See docs/config-secrets.md.
  */
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { LockboxError } from '../errors.js';
 import type { SecretManager } from '../manager/secret-manager.js';
+import type { ConfigSecrets, ConfigSecretsOptions, CreateConfigInput, SavedConfig, UpdateConfigOptions } from './api.js';
 import { parseCoordinate } from './coordinates.js';
-import { pointerNode } from './nodes.js';
+import { CreateBatcher } from './create-batch.js';
 import {
-  DEFAULT_SECRET_STORAGE_ID, bindReferences, bumpRevision, deleteDocument, deleteOwnerReferences, findDocument,
-  findDocumentByOwner, findSecretConfig, findStorage, getOrCreateSecretConfig, insertDocument, isUniqueViolation,
-  listExpiredDocuments, listOwnerReferences, setPartialConfig, settleUnreferenced, toBoolean, usagesOf,
+  DEFAULT_SECRET_STORAGE_ID, bumpRevision, deleteDocument, deleteOwnerReferences, findSecretConfig, findStorage,
+  getOrCreateSecretConfig, listExpiredDocuments, listOwnerReferences, setPartialConfig, settleUnreferenced, toBoolean, usagesOf,
   type ConfigSecretsDb, type DocumentRow, type Owner, type SecretUsage, type StorageRow,
 } from './repository.js';
-import {
-  collectGarbage, commitOrRollback, conflict, destroySecret, inUse, isEphemeral, legacyCoordinates, loadStorage, notFound,
-  ownerTaken, parse, persistedPointers, planSecrets, readSecret, type ConfigScope, type PlanContext, type SecretPlan,
-} from './secret-plan.js';
-import { hydrateConfig, maskConfig, processConfig, replaceAtPaths } from './transform.js';
+import { collectGarbage, destroySecret, loadStorage, readSecrets } from './secret-io.js';
+import { bindPlan, commitOrRollback, isEphemeral, legacyCoordinates, persistedPointers, planSecrets, type ConfigScope, type PlanContext } from './secret-plan.js';
+import { conflict, inUse, notFound, parse } from './service-errors.js';
+import { Statements } from './statements.js';
+import { hydrateConfigWith, maskConfig, processConfig } from './transform.js';
 
 export type { ConfigScope, Owner, SecretUsage };
-
-/** Options of createConfigSecrets. */
-export interface ConfigSecretsOptions {
-  /** The manager secrets are written to and read through. */
-  manager: SecretManager;
-  /** Kysely over the config-secrets tables (see createConfigSecretsDatabase). */
-  db: ConfigSecretsDb;
-  /** Prefix of new managed coordinates; must start with "lockbox_" or "airbyte_". @default "lockbox_" */
-  prefix?: string;
-  /** Storage new secrets go to; the default one is created from the manager's first writable provider when missing. @default DEFAULT_SECRET_STORAGE_ID */
-  storageId?: string;
-  /** Clock (created/updated times, ephemeral expiry). @default () => new Date() */
-  now?: () => Date;
-  /** Recorded as created_by / updated_by when a call names no actor. @default "lockbox" */
-  actor?: string;
-  /** Lifetime of ephemeral configs and their secrets. @default 7_200_000 (2 hours) */
-  ephemeralTtlMs?: number;
-  /** Apply the table migrations before the first call. @default true */
-  migrate?: boolean;
-}
-
-/** What create takes. */
-export interface CreateConfigInput {
-  /** Scope of the config; new coordinates embed it. `ephemeral` (or the all-zero id) expires after ephemeralTtlMs. */
-  scope: ConfigScope;
-  /** Who the secret references belong to, e.g. `{ type: 'actor', id }`; one config per owner. */
-  owner: Owner;
-  /** JSON Schema; fields with `airbyte_secret: true` or `x-secret: true` are secrets. */
-  spec: Record<string, unknown>;
-  config: Record<string, unknown>;
-  /** Recorded as created_by. @default the service's actor */
-  actor?: string;
-}
-
-/** Options of update. */
-export interface UpdateConfigOptions {
-  /** Revision the caller read; another update committed since → CONFLICT. @default the revision read by this call */
-  expectedRevision?: number;
-  /** Recorded as updated_by. @default the service's actor */
-  actor?: string;
-  /** A new spec (e.g. a connector upgrade). @default the stored spec */
-  spec?: Record<string, unknown>;
-}
-
-/** One secret field of a stored config. Never a value. */
-export interface SecretBinding { path: string; coordinate: string; referenceId: string; secretConfigId: string; managed: boolean }
-
-/** A stored config: `config` holds pointers where the secrets were. */
-export interface SavedConfig {
-  id: string;
-  revision: number;
-  scope: ConfigScope;
-  owner: Owner;
-  spec: Record<string, unknown>;
-  config: Record<string, unknown>;
-  secrets: SecretBinding[];
-  createdAt: Date;
-  updatedAt: Date;
-  expiresAt?: Date;
-}
-
-/** The config-secrets service. */
-export interface ConfigSecrets {
-  create(input: CreateConfigInput): Promise<SavedConfig>;
-  get(id: string): Promise<SavedConfig>;
-  update(id: string, nextConfig: Record<string, unknown>, options?: UpdateConfigOptions): Promise<SavedConfig>;
-  /** The config with every secret field as "**********": safe for an API response. */
-  masked(id: string): Promise<unknown>;
-  /** The full config with secret values, for the process that needs them. */
-  hydrate(id: string): Promise<unknown>;
-  delete(id: string): Promise<void>;
-  /** Deletes a secret nobody uses (managed: destroyed; external: only forgotten). SECRET_IN_USE otherwise. */
-  deleteSecretConfig(secretConfigId: string): Promise<void>;
-  usages(secretConfigId: string): Promise<SecretUsage[]>;
-  /** Deletes ephemeral configs expired at `now`, with their references and secrets. */
-  purgeEphemeral(now?: Date): Promise<{ configIds: string[] }>;
-}
+export type { ConfigSecrets, ConfigSecretsOptions, CreateConfigInput, SavedConfig, SecretBinding, UpdateConfigOptions } from './api.js';
 
 /** Builds the service; nothing touches the database until the first call. */
 export function createConfigSecrets(options: ConfigSecretsOptions): ConfigSecrets {
@@ -126,40 +49,36 @@ const optionsSchema = z.object({
   actor: z.string().min(1).default('lockbox'),
   ephemeralTtlMs: z.number().int().positive().default(2 * 60 * 60 * 1000),
   migrate: z.boolean().default(true),
+  maxCreateBatch: z.number().int().min(1).max(1024).default(64),
 });
 
 class ConfigSecretsService implements ConfigSecrets {
   readonly #o: Required<ConfigSecretsOptions>;
+  readonly #statements: Statements;
+  readonly #creates: CreateBatcher;
   #storage?: Promise<StorageRow>;
 
   constructor(options: Required<ConfigSecretsOptions>) {
     this.#o = options;
+    this.#statements = new Statements(options.db);
+    this.#creates = new CreateBatcher({ get: (id) => this.get(id), maxCreates: options.maxCreateBatch });
   }
 
   async create(input: CreateConfigInput): Promise<SavedConfig> {
-    const { scope, owner, spec, config, actor } = parse(createSchema, input, 'create input');
-    const processed = processConfig(spec, config);
+    const { scope, owner, config, actor } = parse(createSchema, input, 'create input');
+    // The caller's spec object (not zod's copy) keeps its compiled form cached; its text is taken now.
+    const processed = processConfig(input.spec, config);
+    const specText = JSON.stringify(input.spec);
     const ctx = await this.#context(actor);
-    const existing = await findDocumentByOwner(ctx.db, owner);
-    if (existing) throw ownerTaken(owner, existing.id);
     const expiresAt = isEphemeral(scope) ? new Date(ctx.now.getTime() + this.#o.ephemeralTtlMs) : undefined;
-    const plan = await planSecrets(ctx, { processed, owner, scope, persisted: new Map(), expiresAt });
-    const id = randomUUID();
-    const now = ctx.now.toISOString();
-    await commitOrRollback(ctx, plan, async (trx) => {
-      await insertDocument(trx, {
-        id, scope_type: scope.type, scope_id: scope.id, owner_type: owner.type, owner_id: owner.id, spec: JSON.stringify(spec),
-        partial_config: '{}', revision: 1, expires_at: expiresAt?.toISOString() ?? null, created_by: ctx.actor, updated_by: ctx.actor, created_at: now, updated_at: now,
-      });
-      await setPartialConfig(trx, id, await this.#bind(trx, ctx, owner, plan, config, []));
-    }, (error) => (isUniqueViolation(error) ? ownerTaken(owner) : error));
-    await collectGarbage(ctx);
-    return this.get(id);
+    return new Promise<SavedConfig>((resolve, reject) => {
+      this.#creates.submit({ ctx, scope, owner, specText, config, processed, expiresAt, resolve, reject });
+    });
   }
 
   async get(id: string): Promise<SavedConfig> {
     const document = await this.#document(id);
-    const references = await listOwnerReferences(this.#o.db, ownerOf(document));
+    const references = await this.#statements.ownerReferences(this.#o.db, ownerOf(document));
     const secrets = references.filter((r) => r.path !== null).map((r) => ({ path: r.path!, coordinate: r.coordinate, referenceId: r.id, secretConfigId: r.secretConfigId, managed: r.managed }));
     return {
       id: document.id, revision: document.revision, scope: { type: document.scope_type, id: document.scope_id }, owner: ownerOf(document),
@@ -175,18 +94,17 @@ class ConfigSecretsService implements ConfigSecrets {
     const document = await this.#document(id);
     const expected = expectedRevision ?? document.revision;
     if (expected !== document.revision) throw conflict(id, expected);
-    const nextSpec = spec ?? JSON.parse(document.spec);
-    const processed = processConfig(nextSpec, config);
+    const processed = processConfig((spec && options.spec) ?? JSON.parse(document.spec), config);
     const ctx = await this.#context(actor);
     const owner = ownerOf(document);
-    const persisted = persistedPointers(JSON.parse(document.partial_config), await listOwnerReferences(ctx.db, owner));
+    const persisted = persistedPointers(JSON.parse(document.partial_config), await this.#statements.ownerReferences(ctx.db, owner));
     const expiresAt = document.expires_at === null ? undefined : new Date(document.expires_at);
     const scope = { type: document.scope_type, id: document.scope_id };
     const plan = await planSecrets(ctx, { processed, owner, scope, persisted, expiresAt });
     await commitOrRollback(ctx, plan, async (trx) => {
       const changes = { updated_by: ctx.actor, updated_at: ctx.now.toISOString(), ...(spec ? { spec: JSON.stringify(spec) } : {}) };
       if (!(await bumpRevision(trx, id, expected, changes))) throw conflict(id, expected);
-      await setPartialConfig(trx, id, await this.#bind(trx, ctx, owner, plan, config, legacyCoordinates(persisted)));
+      await setPartialConfig(trx, id, await bindPlan(trx, ctx, owner, plan, config, legacyCoordinates(persisted)));
     });
     await collectGarbage(ctx);
     return this.get(id);
@@ -198,19 +116,26 @@ class ConfigSecretsService implements ConfigSecrets {
   }
 
   async hydrate(id: string): Promise<unknown> {
-    const document = await this.#document(id);
     const ctx = await this.#context();
-    const references = new Map((await listOwnerReferences(ctx.db, ownerOf(document))).map((r) => [r.id, r]));
-    return hydrateConfig(JSON.parse(document.partial_config), async (path, pointer) => {
+    const rows = await this.#statements.hydrationRows(ctx.db, parse(idSchema, id, 'config id'));
+    const partial = rows.find((row) => row.partial_config !== null)?.partial_config;
+    if (partial === undefined || partial === null) throw notFound(id);
+    const references = new Map(rows.filter((r) => r.reference_id !== null).map((r) => [r.reference_id!, r]));
+    return hydrateConfigWith(JSON.parse(partial), async (found) => {
       // Dual read (seed 000 §6): a reference id wins; a lone `_secret` is a legacy pointer.
-      const reference = pointer.referenceId === undefined ? undefined : references.get(pointer.referenceId);
-      if (!reference && pointer.coordinate === undefined) {
-        throw new LockboxError('SECRET_REFERENCE_NOT_FOUND', `secret field ${path} of config ${id} names _secret_reference_id ${pointer.referenceId}, which does not exist`);
-      }
-      const coordinate = parseCoordinate(reference?.coordinate ?? pointer.coordinate!);
-      const record = await readSecret(ctx.manager, coordinate, reference?.providerId ?? ctx.storage.provider_id, path);
-      if (!record) throw new LockboxError('NOT_FOUND', `secret ${coordinate.full} for ${path} of config ${id} not found`, { hint: 'the secret was deleted outside lockbox, or an ephemeral secret expired' });
-      return record.value;
+      const reads = found.map(({ path, pointer }) => {
+        const reference = pointer.referenceId === undefined ? undefined : references.get(pointer.referenceId);
+        if (!reference && pointer.coordinate === undefined) {
+          throw new LockboxError('SECRET_REFERENCE_NOT_FOUND', `secret field ${path} of config ${id} names _secret_reference_id ${pointer.referenceId}, which does not exist`);
+        }
+        return { path, coordinate: parseCoordinate(reference?.coordinate ?? pointer.coordinate!), providerId: reference?.provider_id ?? ctx.storage.provider_id };
+      });
+      const records = await readSecrets(ctx.manager, reads);
+      return records.map((record, i) => {
+        if (record) return record.value;
+        const { coordinate, path } = reads[i]!;
+        throw new LockboxError('NOT_FOUND', `secret ${coordinate.full} for ${path} of config ${id} not found`, { hint: 'the secret was deleted outside lockbox, or an ephemeral secret expired' });
+      });
     });
   }
 
@@ -263,24 +188,9 @@ class ConfigSecretsService implements ConfigSecrets {
     return { configIds };
   }
 
-  /**
-   * Binds each path to its secret_config row and the owner's references; secrets that lost their
-   * last user (incl. legacy managed coordinates no longer pointed at) are settled. Returns the partial config.
-   */
-  async #bind(trx: ConfigSecretsDb, ctx: PlanContext, owner: Owner, plan: SecretPlan, config: Record<string, unknown>, legacy: string[]): Promise<unknown> {
-    const now = ctx.now.toISOString();
-    const rows = new Map<string, string>();
-    for (const b of plan.bindings) rows.set(b.path, b.secretConfigId ?? await getOrCreateSecretConfig(trx, { storageId: b.storageId, coordinate: b.coordinate, managed: b.managed, actor: ctx.actor, now }));
-    const { referenceIds, released } = await bindReferences(trx, owner, rows, now);
-    const bound = new Set(plan.bindings.map((b) => b.coordinate));
-    for (const coordinate of legacy.filter((c) => !bound.has(c))) released.push(await getOrCreateSecretConfig(trx, { storageId: ctx.storage.id, coordinate, managed: true, actor: ctx.actor, now }));
-    await settleUnreferenced(trx, released, ctx.actor, now);
-    return replaceAtPaths(config, new Map(plan.bindings.map((b) => [b.path, pointerNode(b.coordinate, referenceIds.get(b.path))])));
-  }
-
   async #document(id: string): Promise<DocumentRow> {
     await this.#context();
-    const document = await findDocument(this.#o.db, parse(idSchema, id, 'config id'));
+    const document = await this.#statements.document(this.#o.db, parse(idSchema, id, 'config id'));
     if (!document) throw notFound(id);
     return document;
   }
@@ -291,7 +201,7 @@ class ConfigSecretsService implements ConfigSecrets {
       throw error;
     });
     const { manager, db, prefix } = this.#o;
-    return { db, manager, prefix, storage: await this.#storage, actor: actor ?? this.#o.actor, now: this.#o.now() };
+    return { db, manager, prefix, storage: await this.#storage, actor: actor ?? this.#o.actor, now: this.#o.now(), statements: this.#statements };
   }
 }
 

@@ -70,13 +70,24 @@ export async function hydrateConfig(
   partial: unknown,
   resolve: (path: string, pointer: Pointer) => Promise<string | SecretValue>,
 ): Promise<unknown> {
+  return hydrateConfigWith(partial, (found) => Promise.all(found.map(({ path, pointer }) => resolve(path, pointer))));
+}
+
+/**
+ * hydrateConfig with one call for all pointers: `resolveAll` gets every pointer (document order)
+ * and returns their texts in the same order, e.g. from one batched read.
+ */
+export async function hydrateConfigWith(
+  partial: unknown,
+  resolveAll: (found: ReadonlyArray<{ path: string; pointer: Pointer }>) => Promise<ReadonlyArray<string | SecretValue>>,
+): Promise<unknown> {
   const found: { segments: PathSegment[]; path: string; pointer: Pointer }[] = [];
   visitPointers(partial, [], (segments, node) => {
     const path = formatPath(segments);
     found.push({ segments, path, pointer: readPointer(node, path) });
   });
   if (found.length === 0) return partial;
-  const values = await Promise.all(found.map(({ path, pointer }) => resolve(path, pointer)));
+  const values = await resolveAll(found);
   return setManyAt(partial, found.map(({ segments, path }, i) => [segments, textOf(values[i], path)] as const));
 }
 

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   EPHEMERAL_SCOPE_ID, MANAGED_PREFIXES, hasManagedPrefix, newManagedCoordinate, nextVersion, parseCoordinate,
 } from '../../src/config-secrets/coordinates.js';
+import { timeOrderedUuid } from '../../src/config-secrets/ids.js';
 import { LockboxError } from '../../src/errors.js';
 import { assertValidName } from '../../src/names.js';
 
@@ -77,11 +78,20 @@ describe('newManagedCoordinate and nextVersion', () => {
     assert.ok(hasManagedPrefix(coordinate.full));
   });
 
-  it('uses a fresh random UUID for each coordinate by default', () => {
+  it('uses a fresh time-ordered (version 7) UUID for each coordinate by default', () => {
+    const before = Date.now();
     const a = newManagedCoordinate({ scopeType: 'organization', scopeId: 'acme' });
     const b = newManagedCoordinate({ scopeType: 'organization', scopeId: 'acme' });
-    assert.match(a.full, /^lockbox_organization_acme_secret_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}_v1$/);
+    const match = /^lockbox_organization_acme_secret_([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}_v1$/.exec(a.full);
+    assert.ok(match, a.full);
+    const millis = parseInt(`${match[1]}${match[2]}`, 16);
+    assert.ok(millis >= before && millis <= Date.now(), 'the UUID starts with its creation time');
     assert.notEqual(a.base, b.base);
+  });
+
+  it('time-ordered UUIDs sort by creation time', () => {
+    assert.ok(timeOrderedUuid(Date.UTC(2030, 0, 1)) > timeOrderedUuid(Date.UTC(2029, 11, 31, 23, 59, 59, 999)));
+    assert.match(timeOrderedUuid(0), /^00000000-0000-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it('bumps the version and keeps the base', () => {

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql, type Kysely } from 'kysely';
+import { Statements } from '../../src/config-secrets/statements.js';
 import {
-  DEFAULT_SECRET_STORAGE_ID, bindReferences, bumpRevision, ensureDefaultStorage, findSecretConfig, insertDocument,
+  DEFAULT_SECRET_STORAGE_ID, bindReferences, configRow, bumpRevision, ensureDefaultStorage, findSecretConfig, insertDocument,
   listTombstoned, reserveSecretConfig, settleUnreferenced, usagesOf,
 } from '../../src/config-secrets/repository.js';
-import { createConfigSecretsDatabase, migrateToLatest, type ConfigSecretsTables } from '../../src/config-secrets/schema.js';
+import { CONFIG_SECRETS_MIGRATIONS, createConfigSecretsDatabase, migrateToLatest, type ConfigSecretsTables } from '../../src/config-secrets/schema.js';
 
 const NOW = '2025-01-01T00:00:00.000Z';
 const owner = { type: 'actor', id: 'a1' };
@@ -39,7 +40,7 @@ describe('config-secrets tables', () => {
     assert.equal(fk.rows[0]?.foreign_keys, 1);
     await migrateToLatest(db);
     const applied = await sql<{ n: number }>`SELECT count(*) AS n FROM config_secrets_migration`.execute(db);
-    assert.equal(applied.rows[0]?.n, 1);
+    assert.equal(applied.rows[0]?.n, Object.keys(CONFIG_SECRETS_MIGRATIONS).length);
     const tables = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`.execute(db);
     for (const table of ['config_document', 'secret_config', 'secret_reference', 'secret_storage']) {
       assert.ok(tables.rows.some((r) => r.name === table), `${table} exists`);
@@ -78,6 +79,32 @@ describe('config-secrets tables', () => {
     const id = await reserveSecretConfig(db, input);
     assert.ok(id);
     assert.equal(await reserveSecretConfig(db, input), undefined);
+  });
+
+  test('reserving many coordinates at once claims only those nobody holds, and claims them all or none', async () => {
+    const statements = new Statements(db);
+    const coordinate = () => `lockbox_workspace_w_secret_${randomUUID()}_v1`;
+    const row = (c: string) => configRow(randomUUID(), { storageId: DEFAULT_SECRET_STORAGE_ID, coordinate: c, managed: true, actor: 't', now: NOW });
+    const taken = coordinate();
+    assert.ok(await reserveSecretConfig(db, { storageId: DEFAULT_SECRET_STORAGE_ID, coordinate: taken, managed: true, actor: 't', now: NOW }));
+    for (const size of [3, 40, 300]) {
+      const rows = Array.from({ length: size }, () => row(coordinate()));
+      rows.splice(1, 0, row(taken));
+      const inserted = await statements.reserveSecretConfigs(db, rows);
+      assert.equal(inserted.size, size, `${size}: every free coordinate is claimed`);
+      assert.ok(!inserted.has(rows[1]!.id), `${size}: the held coordinate is not claimed again`);
+      const stored = await db.selectFrom('secret_config').select('id').where('external_coordinate', 'in', rows.map((r) => r.external_coordinate)).execute();
+      assert.equal(stored.length, size + 1);
+    }
+    const inTransaction = Array.from({ length: 300 }, () => row(coordinate()));
+    inTransaction.splice(280, 0, row(taken));
+    const claimed = await db.transaction().execute((trx) => statements.reserveSecretConfigs(trx, inTransaction));
+    assert.deepEqual([...claimed].sort(), inTransaction.filter((_, i) => i !== 280).map((r) => r.id).sort(), 'inside a caller\'s transaction too');
+    // A statement that fails (a foreign key here) leaves none of the batch behind, even across several statements.
+    const orphans = Array.from({ length: 300 }, () => ({ ...row(coordinate()), secret_storage_id: randomUUID() as string }));
+    orphans[0] = row(coordinate());
+    await assert.rejects(statements.reserveSecretConfigs(db, orphans), /FOREIGN KEY/);
+    assert.equal((await db.selectFrom('secret_config').select('id').where('id', '=', orphans[0]!.id).execute()).length, 0);
   });
 
   test('a reference must point at an existing secret config (foreign key)', async () => {
