@@ -33,5 +33,7 @@ await build({
 // globalThis.__lockboxImport (bin/lockbox.cjs), which resolves them from node_modules.
 const bundled = readFileSync(outfile, 'utf8');
 const rewritten = bundled.replace(/\bimport\((["'])(@(?:aws-sdk|google-cloud|azure|kubernetes)\/[a-z-]+)\1\)/g, 'globalThis.__lockboxImport("$2")');
-if (/\bimport\(["']@/.test(rewritten)) throw new Error('build-cli: an import("@…") was left in the bundle');
+// Any other import() would fail at run time (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): refuse to build.
+const leftover = /(?<![\w$.])import\(/.exec(rewritten);
+if (leftover) throw new Error(`build-cli: a dynamic import() is left in the bundle near: ${rewritten.slice(leftover.index, leftover.index + 60)}`);
 writeFileSync(outfile, rewritten);

@@ -4,6 +4,7 @@
  * a shell (child_process.execFile): no globbing, no variables, no pipes. Errors name the command
  * and what went wrong, never its output (stdout holds the key; stderr may echo it).
  */
+import { execFile } from 'node:child_process';
 import { LockboxError } from '../errors.js';
 import { parseMasterKey, type MasterKey } from './master-key.js';
 
@@ -52,9 +53,7 @@ export function formatCommandLine(argv: readonly string[]): string {
  * buffers are zeroed after parsing. Failing to start, a timeout, a signal or a non-zero exit is
  * MASTER_KEY_MISSING naming the command; output that is not a key is MASTER_KEY_INVALID.
  */
-export async function runKeyCommand(argv: readonly string[], timeoutMs: number, env: Record<string, string | undefined>): Promise<MasterKey> {
-  // Loaded on use: child_process (with net, dgram, streams) costs every CLI start-up several ms.
-  const { execFile } = await import('node:child_process');
+export function runKeyCommand(argv: readonly string[], timeoutMs: number, env: Record<string, string | undefined>): Promise<MasterKey> {
   const [program, ...args] = argv;
   const shown = formatCommandLine(argv);
   return new Promise((resolve, reject) => {
