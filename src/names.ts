@@ -3,12 +3,15 @@ import { InvalidNameError } from './errors.js';
 /** Longest name accepted, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 512;
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
+/** A whole valid name in one pass (ASCII only, so its length is its byte count): the common case's fast check. */
+const VALID_NAME = /^(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)*$/;
 
 /**
  * Checks a secret name: `[A-Za-z0-9._-]` segments joined by `/`; no empty, `.` or `..`
  * segment, no leading `/`, at most 512 bytes. Throws InvalidNameError naming the rule.
  */
 export function assertValidName(name: string): string {
+  if (typeof name === 'string' && name.length <= MAX_NAME_BYTES && VALID_NAME.test(name)) return name;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidNameError(String(name ?? ''), 'the name is empty');
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
     throw new InvalidNameError(name, `longer than ${MAX_NAME_BYTES} bytes`);

@@ -128,6 +128,48 @@ export class CachedProvider implements Provider {
     return load;
   }
 
+  /**
+   * Reads several refs: fresh entries from the cache, loads already in flight joined, and every
+   * other ref in ONE `getMany` of the wrapped provider where it has one (else one get each).
+   * Each answer is cached, and each failure handled (stale-if-error), as `get` does.
+   */
+  async getMany(refs: SecretRef[]): Promise<(SecretRecord | null)[]> {
+    const results = new Array<SecretRecord | null>(refs.length);
+    const waits: Array<Promise<unknown>> = [];
+    const misses = new Map<string, { ref: SecretRef; previous: Entry | undefined; indexes: number[] }>();
+    const now = this.#now();
+    refs.forEach((ref, index) => {
+      const key = cacheKey(ref);
+      const entry = this.#entries.get(key);
+      if (entry !== undefined && entry.freshUntil > now) {
+        entry.touched = true;
+        this.counters.hits++;
+        results[index] = entry.record;
+        return;
+      }
+      const pending = this.#inflight.get(key);
+      if (pending) waits.push(pending.then((record) => { results[index] = record; }));
+      else if (misses.has(key)) misses.get(key)!.indexes.push(index);
+      else {
+        this.counters.misses++;
+        misses.set(key, { ref, previous: entry, indexes: [index] });
+      }
+    });
+    if (misses.size > 0) {
+      const loads = [...misses.values()];
+      const batch = loads.length > 1 && this.#inner.getMany ? this.#inner.getMany(loads.map((m) => m.ref)) : undefined;
+      [...misses.keys()].forEach((key, k) => {
+        const { ref, previous, indexes } = loads[k]!;
+        const read = batch ? batch.then((records) => records[k] ?? null) : this.#inner.get(ref);
+        const load = this.#settle(key, previous, read).finally(() => this.#inflight.delete(key));
+        this.#inflight.set(key, load);
+        waits.push(load.then((record) => { for (const index of indexes) results[index] = record; }));
+      });
+    }
+    if (waits.length > 0) await Promise.all(waits);
+    return results;
+  }
+
   async health(): Promise<HealthStatus> {
     return this.#inner.health();
   }
@@ -151,10 +193,15 @@ export class CachedProvider implements Provider {
     this.counters.entries = 0;
   }
 
-  async #load(key: string, ref: SecretRef, previous: Entry | undefined): Promise<SecretRecord | null> {
+  #load(key: string, ref: SecretRef, previous: Entry | undefined): Promise<SecretRecord | null> {
+    return this.#settle(key, previous, this.#inner.get(ref));
+  }
+
+  /** Caches what a provider read gave, or on a transient failure serves the stale entry within the window. */
+  async #settle(key: string, previous: Entry | undefined, read: Promise<SecretRecord | null>): Promise<SecretRecord | null> {
     let record: SecretRecord | null;
     try {
-      record = await this.#inner.get(ref);
+      record = await read;
     } catch (error) {
       this.counters.errors++;
       const now = this.#now();

@@ -1,53 +1,21 @@
-import type { CompiledPolicy } from '../access/index.js';
 import { currentPrincipal } from '../access/index.js';
-import type { AuditLog } from '../audit/index.js';
 import { CapabilityError, LockboxError, NotFoundError, isTransient } from '../errors.js';
 import { extractField } from '../json-field.js';
 import { assertValidName, assertValidScope } from '../names.js';
 import { globalRedactor } from '../redaction/index.js';
 import { resolveDocument, resolveString, type FetchOutcome } from '../references/resolve.js';
-import type { SecretValue } from '../secret-value.js';
 import type { Provider, SecretRecord, SecretRef } from '../types.js';
-import { CachedProvider, type CacheOptions } from './cache.js';
-import { OperationGuard, type GuardOptions } from './guard.js';
+import { CachedProvider } from './cache.js';
+import { OperationGuard } from './guard.js';
 import { NOT_FOUND_READ, describeRef } from './manager-helpers.js';
 import { ManagerMetrics, measureProvider } from './metrics.js';
+import { ReadBatch, singleReadTarget, type ProviderRead } from './read-batch.js';
 import type { LastKnownGoodSnapshot } from './snapshot.js';
-import type { WatcherOptions } from './watch.js';
+import type { SecretManagerOptions, ValueRegistry } from './manager-options.js';
 
 export { describeRef };
 
-/** Where values read through the manager are registered for masking (a Redactor). */
-export interface ValueRegistry { register(value: SecretValue): void }
-
-export interface SecretManagerOptions {
-  /** Providers, in chain order unless `chain` says otherwise. */
-  providers: Provider[];
-  /** Provider ids in look-up order. @default every provider, in the order given */
-  chain?: string[];
-  /** Provider that takes writes that name none. @default the chain's first writable provider */
-  defaultProvider?: string;
-  /** Cache settings, or false to read providers directly. @default {} (5 min TTL) */
-  cache?: CacheOptions | false;
-  /** Default tenant for calls that give none. @default undefined (global) */
-  scope?: string;
-  /** For a tenant look-up that finds nothing, also try the global name. @default true */
-  tenantFallback?: boolean;
-  /** Registry every value read is registered with, for masking output. @default globalRedactor */
-  redactor?: ValueRegistry;
-  /** Who calls this manager (access control and audit). @default LOCKBOX_PRINCIPAL, else the OS user */
-  principal?: string;
-  /** A compiled `access:` policy (compilePolicy); once given, anything it does not allow is denied. @default none (everything allowed) */
-  access?: CompiledPolicy;
-  /** Audit log every operation appends to (AuditLog.open). @default none */
-  audit?: AuditLog;
-  /** How audit events are written: `reads` batched or sync, `onFailure` fail or warn, `flushIntervalMs`. @default { reads: 'batched', onFailure: 'fail', flushIntervalMs: 1000 } */
-  auditOptions?: Pick<GuardOptions, 'reads' | 'onFailure' | 'flushIntervalMs' | 'warn'>;
-  /** Poll interval and jitter of live updates (watch/onChange). @default { pollIntervalMs: 30000, jitter: 0.1 } */
-  watch?: WatcherOptions;
-  /** Last-known-good snapshot, served only when every provider that could answer failed transiently (docs/live-updates.md). @default none */
-  snapshot?: LastKnownGoodSnapshot;
-}
+export type { SecretManagerOptions, ValueRegistry } from './manager-options.js';
 
 /** Options of calls that address one secret. */
 export type AddressOptions = Omit<SecretRef, 'name'>;
@@ -163,9 +131,18 @@ export class ManagerBase {
     return this.get(address, { ...options, version });
   }
 
-  /** Reads many secrets; one entry per address, null for missing. Throws on the first failure. */
+  /**
+   * Reads many secrets; one entry per address, null for missing. Throws on the first failure.
+   * When every address asks one provider, the reads go to it as one `getMany` (see read-batch.ts).
+   */
   async getMany(addresses: SecretAddress[], options: AddressOptions = {}): Promise<(SecretRecord | null)[]> {
-    return Promise.all(addresses.map((address) => this.get(address, options)));
+    const refs = addresses.map((address) => this.toRef(address, options));
+    const target = refs.length > 1 ? singleReadTarget(refs, { chain: this.chainProviders, tenantFallback: this.tenantFallback, provider: (id) => this.provider(id) }) : undefined;
+    if (target === undefined) return Promise.all(refs.map((ref) => this.get(ref)));
+    const batch = new ReadBatch(target);
+    const reads = refs.map((ref) => this.guardedGet(ref, batch.read)); // each checks access, then queues its read
+    batch.flush();
+    return Promise.all(reads);
   }
 
   /** Reads many references without throwing: each outcome says found, missing or error. */
@@ -212,14 +189,14 @@ export class ManagerBase {
     return written === undefined ? hit : written.then(() => hit);
   }
 
-  protected async guardedGet(ref: SecretRef): Promise<SecretRecord | null> {
+  protected async guardedGet(ref: SecretRef, providerRead?: ProviderRead): Promise<SecretRecord | null> {
     const guard = this.operationGuard;
-    if (guard === undefined) return this.readChain(ref);
+    if (guard === undefined) return this.readChain(ref, providerRead);
     const read = { name: ref.name, scope: ref.scope, version: ref.version, provider: ref.provider };
     guard.check('read', read);
     let record: SecretRecord | null;
     try {
-      record = await this.readChain(ref);
+      record = await this.readChain(ref, providerRead);
     } catch (error) {
       await guard.recordRead(read, error);
       throw error;
@@ -229,7 +206,8 @@ export class ManagerBase {
     return record;
   }
 
-  protected async readChain(ref: SecretRef): Promise<SecretRecord | null> {
+  /** The chain's answer for `ref`; `providerRead` asks a provider (default: its `get`). */
+  protected async readChain(ref: SecretRef, providerRead?: ProviderRead): Promise<SecretRecord | null> {
     this.stats.count('get');
     const providers = ref.provider !== undefined ? [this.provider(ref.provider)] : this.chainProviders;
     const scopes = ref.scope !== undefined && this.tenantFallback && ref.provider === undefined ? [ref.scope, undefined] : [ref.scope];
@@ -239,7 +217,8 @@ export class ManagerBase {
       for (const provider of providers) {
         let record: SecretRecord | null;
         try {
-          record = await this.stats.op('get', provider.id, () => provider.get({ ...ref, scope, field: undefined }));
+          const asked = { ...ref, scope, field: undefined };
+          record = await this.stats.op('get', provider.id, () => (providerRead ? providerRead(provider, asked) : provider.get(asked)));
         } catch (error) {
           if (!isTransient(error)) throw error;
           transientFailure ??= error;

@@ -155,6 +155,11 @@ export class LocalProvider implements Provider {
     }
   }
 
+  /** Several reads in one read transaction (one consistent snapshot): one entry per ref, in order, null where `get` gives null. */
+  async getMany(refs: SecretRef[]): Promise<(SecretRecord | null)[]> {
+    return this.#call((store) => store.getMany(refs));
+  }
+
   async list(prefix?: string, scope?: Scope): Promise<SecretListing[]> {
     return this.#call((store) => store.list(prefix, scope));
   }

@@ -41,6 +41,8 @@ export class Redactor implements MatcherSource {
   readonly replacement: string;
   readonly #values = new Set<string>();
   readonly #forms = new Set<string>();
+  /** Values registered since the matcher was last asked for: their encoded forms are added then. */
+  #unencoded: string[] = [];
   #matcher: FormMatcher | null = null;
 
   constructor(options: RedactorOptions = {}) {
@@ -57,18 +59,16 @@ export class Redactor implements MatcherSource {
     return this.#values.size;
   }
 
-  /** Registers a value and its encoded forms; a value shorter than `minLength` is ignored. */
+  /**
+   * Registers a value and its encoded forms; a value shorter than `minLength` is ignored. The
+   * forms are computed when text is next masked (reads register far more values than get masked).
+   */
   register(value: string | SecretValue): void {
     const raw = value instanceof SecretValue ? value.reveal() : value;
     if (typeof raw !== 'string') throw new LockboxError('INVALID_INPUT', 'Redactor.register takes a string or a SecretValue');
     if (raw.length < this.minLength || this.#values.has(raw)) return;
     this.#values.add(raw);
-    for (const form of encodedForms(raw)) {
-      if (form.length >= this.minLength && !this.#forms.has(form)) {
-        this.#forms.add(form);
-        this.#matcher = null;
-      }
-    }
+    this.#unencoded.push(raw);
   }
 
   /** `text` with every registered form replaced by the replacement text. */
@@ -83,8 +83,23 @@ export class Redactor implements MatcherSource {
 
   /** The combined matcher over the current forms, rebuilt after a register() added forms. */
   matcher(): FormMatcher {
+    if (this.#unencoded.length > 0) this.#encodePending();
     this.#matcher ??= new FormMatcher(this.#forms);
     return this.#matcher;
+  }
+
+  /** Adds the encoded forms of the values registered since the last call. */
+  #encodePending(): void {
+    const values = this.#unencoded;
+    this.#unencoded = [];
+    for (const raw of values) {
+      for (const form of encodedForms(raw)) {
+        if (form.length >= this.minLength && !this.#forms.has(form)) {
+          this.#forms.add(form);
+          this.#matcher = null;
+        }
+      }
+    }
   }
 }
 

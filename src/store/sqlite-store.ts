@@ -4,7 +4,6 @@
  * data key is cached (two when not); a write is one IMMEDIATE transaction (one fsync).
  */
 import type Database from 'better-sqlite3';
-import { z } from 'zod';
 import { LockboxError, NotFoundError } from '../errors.js';
 import { SecretValue } from '../secret-value.js';
 import type {
@@ -18,6 +17,7 @@ import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import { checkName, checkScope } from './checked-names.js';
 import { promotePending } from './promote.js';
+import { checkSetOptions, EMPTY_OPTIONS } from './set-options.js';
 import { SQL, type OpenedDatabase } from './schema.js';
 import { notFound, tampered } from './store-errors.js';
 import { labelsOf, parseVersion, rowMetadata, type VersionRow } from './version-rows.js';
@@ -27,13 +27,6 @@ export const PURGE_EVERY_WRITES = 100;
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-const setOptionsSchema = z.object({
-  expiresAt: z.date().refine((d) => !Number.isNaN(d.getTime()), 'expiresAt is not a valid date').optional(),
-  tags: z.record(z.string()).optional(),
-  pending: z.boolean().optional(),
-});
-
-const EMPTY_OPTIONS: SetOptions = Object.freeze({});
 
 /** The open store: synchronous methods, wrapped by the async `local` provider. */
 export class SqliteStore {
@@ -44,6 +37,7 @@ export class SqliteStore {
   readonly #cache: DataKeyCache;
   readonly #q: Record<keyof typeof SQL, Statement>;
   readonly #writeMany: Database.Transaction<(items: ReadonlyArray<readonly [string, string, Buffer, number, SetOptions]>, now: number) => Array<{ version: number; envelope: Buffer; dataKey: Buffer }>>;
+  readonly #readMany: Database.Transaction<(refs: readonly SecretRef[]) => Array<SecretRecord | null>>;
   #writes = 0;
 
   /** `keys`: pass `opened.keyring` (it holds both keys while a key rotation is in progress). */
@@ -64,6 +58,7 @@ export class SqliteStore {
       this.#assertActiveKey();
       return items.map(([scope, name, plaintext, staged, opts]) => this.#insertVersion(scope, name, plaintext, staged, opts, now));
     });
+    this.#readMany = db.transaction((refs) => refs.map((ref) => this.get(ref)));
   }
 
   /** Random id of this store, bound into every AAD. */
@@ -96,6 +91,14 @@ export class SqliteStore {
     return { provider: this.#providerId, value, metadata: rowMetadata(name, ref.scope || undefined, row, labels) };
   }
 
+  /**
+   * Reads several secrets in ONE read transaction (one WAL snapshot, so the answers are
+   * consistent with each other): one entry per ref, in order, null where `get` gives null.
+   */
+  getMany(refs: readonly SecretRef[]): Array<SecretRecord | null> {
+    return refs.length === 1 ? [this.get(refs[0]!)] : this.#readMany(refs);
+  }
+
   set(ref: SecretRef, value: SecretValue, opts: SetOptions = EMPTY_OPTIONS): SecretMetadata {
     return this.setMany([{ ref, value, opts }])[0]!;
   }
@@ -103,10 +106,7 @@ export class SqliteStore {
   /** Writes several new versions in ONE transaction (one fsync): all are written or none. */
   setMany(entries: Array<{ ref: SecretRef; value: SecretValue; opts?: SetOptions }>): SecretMetadata[] {
     const items = entries.map(({ ref, value, opts = EMPTY_OPTIONS }) => {
-      const parsed = opts === EMPTY_OPTIONS ? undefined : setOptionsSchema.safeParse(opts);
-      if (parsed && !parsed.success) {
-        throw new LockboxError('INVALID_INPUT', `invalid options for set: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      }
+      checkSetOptions(opts);
       return { ref, name: checkName(ref.name), scope: ref.scope ? checkScope(ref.scope) : '', value, opts };
     });
     const now = Date.now();
@@ -304,3 +304,4 @@ export class SqliteStore {
     }
   }
 }
+

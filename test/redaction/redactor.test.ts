@@ -62,6 +62,15 @@ describe('Redactor.mask', () => {
     assert.ok(!Buffer.from(leftover, 'base64').toString('latin1').includes(password.slice(0, 6)));
   });
 
+  it('masks every form of values registered after text was already masked', () => {
+    const redactor = redactorWith('canary-first-1111');
+    assert.equal(redactor.mask('canary-first-1111 canary-later-2222'), `${REDACTED} canary-later-2222`);
+    redactor.register(new SecretValue('canary-later-2222'));
+    redactor.register('canary-first-1111'); // again: nothing changes
+    assert.equal(redactor.size, 2);
+    assert.equal(redactor.mask(`canary-later-2222 ${b64('canary-later-2222')} ${encodeURIComponent('canary-later-2222')}`), `${REDACTED} ${REDACTED} ${REDACTED}`);
+  });
+
   it('masks every occurrence of every value', () => {
     const redactor = redactorWith('canary-one-1111', 'canary-two-2222');
     assert.equal(redactor.mask('canary-one-1111 x canary-two-2222 canary-one-1111canary-one-1111'),
