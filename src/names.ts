@@ -6,6 +6,16 @@ const SEGMENT = /^[A-Za-z0-9._-]+$/;
 /** A whole valid name in one pass (ASCII only, so its length is its byte count): the common case's fast check. */
 const VALID_NAME = /^(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)*$/;
 
+/** True when `name` passes assertValidName (for filtering names a backend lists). */
+export function isValidName(name: string): boolean {
+  try {
+    assertValidName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks a secret name: `[A-Za-z0-9._-]` segments joined by `/`; no empty, `.` or `..`
  * segment, no leading `/`, at most 512 bytes. Throws InvalidNameError naming the rule.

@@ -66,3 +66,20 @@ describe('SecretValue', () => {
     assert.ok(!value.equals('other'));
   });
 });
+
+describe('small shared helpers', () => {
+  it('isValidName agrees with assertValidName', async () => {
+    const { isValidName } = await import('../src/names.js');
+    for (const name of ['db/password', 'a.b_c-d', '..a']) assert.equal(isValidName(name), true, name);
+    for (const name of ['../x', '/abs', 'a//b', 'a/./b', '', 'sp ace', 'x'.repeat(513)]) assert.equal(isValidName(name), false, name);
+  });
+
+  it('sameTags compares tag maps by keys and values, in any order', async () => {
+    const { sameTags } = await import('../src/tags.js');
+    assert.equal(sameTags({ a: '1', b: '2' }, { b: '2', a: '1' }), true);
+    assert.equal(sameTags({ a: '1' }, { a: '2' }), false);
+    assert.equal(sameTags({ a: '1' }, { a: '1', b: '2' }), false);
+    assert.equal(sameTags({ a: '1', b: '2' }, { a: '1', c: '2' }), false);
+    assert.equal(sameTags({}, null), false);
+  });
+});

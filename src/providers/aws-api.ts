@@ -10,7 +10,7 @@ import type {
 import type { LockboxError } from '../errors.js';
 import { awsErrorMessage, awsErrorName, classifyAwsError } from './aws-errors.js';
 import type { VersionSelector } from './aws-naming.js';
-import { callRemote, type RemoteCallOptions } from './remote.js';
+import { callRemote, mapLimit, type RemoteCallOptions } from './remote.js';
 
 /** The SDK module, loaded on first use. */
 export type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
@@ -155,19 +155,6 @@ export class SecretsManagerApi {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** Not-found style outcomes of a read; anything else is rethrown. */
 function missing(error: unknown): Fetched {

@@ -14,13 +14,13 @@ import type {
   DeleteOptions, HealthStatus, Provider, ProviderCapabilities, SecretListing, SecretMetadata, SecretRecord, SecretRef,
   SecretVersion, SetOptions,
 } from '../types.js';
-import { SecretsManagerApi, mapLimit, MAX_IN_FLIGHT, type SecretsManagerLike, type SecretsManagerSdk } from './aws-api.js';
+import { SecretsManagerApi, MAX_IN_FLIGHT, type SecretsManagerLike, type SecretsManagerSdk } from './aws-api.js';
 import { DocumentLayout } from './aws-document.js';
 import { CREDENTIALS_HINT, awsErrorName } from './aws-errors.js';
 import { AwsNaming, expiryOf, labelsOf, selectorIsValid, stagesFor, toSelector, userTags } from './aws-naming.js';
 import { recordOf } from './aws-record.js';
 import type { ProviderContext } from './registry.js';
-import { loadSdk, remoteOptionFields } from './remote.js';
+import { loadSdk, mapLimit, remoteOptionFields } from './remote.js';
 import { DEFAULT_GLOBAL_DOCUMENT } from './tenant-document.js';
 
 const SDK_PACKAGE = '@aws-sdk/client-secrets-manager';

@@ -10,7 +10,7 @@ import type { Stats } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { LockboxError } from '../errors.js';
-import { assertValidName, assertValidScope } from '../names.js';
+import { assertValidName, assertValidScope, isValidName } from '../names.js';
 import {
   READ_ONLY, type HealthStatus, type Provider, type ProviderCapabilities, type Scope, type SecretListing,
   type SecretRecord, type SecretRef,
@@ -198,14 +198,6 @@ function withoutKnownExtension(name: string): string {
   return (FILE_EXTENSIONS as readonly string[]).includes(extension) ? name.slice(0, -extension.length) : name;
 }
 
-function isValidName(name: string): boolean {
-  try {
-    assertValidName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function isInside(realRoot: string, realPath: string): boolean {
   const rel = relative(realRoot, realPath);

@@ -5,7 +5,7 @@
  * key and adds a version, so a document's versions are the versions of every key in it.
  */
 import { CapabilityError, LockboxError, NotFoundError } from '../errors.js';
-import { assertValidName } from '../names.js';
+import { isValidName } from '../names.js';
 import { SecretValue } from '../secret-value.js';
 import type { DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions } from '../types.js';
 import { isDestroyed, isEnabled, versionLabels, type SecretManagerApi } from './gcp-api.js';
@@ -158,11 +158,3 @@ export function notFound(providerId: string, ref: SecretRef): NotFoundError {
   return new NotFoundError(`"${ref.name}"${ref.scope === undefined ? '' : ` (tenant "${ref.scope}")`}`, { provider: providerId });
 }
 
-function isValidName(name: string): boolean {
-  try {
-    assertValidName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}

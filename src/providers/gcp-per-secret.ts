@@ -10,8 +10,9 @@
  * can try the tenant document) and `null` when it exists but the version asked for cannot be read.
  */
 import { LockboxError, NotFoundError } from '../errors.js';
-import { assertValidName } from '../names.js';
+import { isValidName } from '../names.js';
 import { SecretValue } from '../secret-value.js';
+import { sameTags } from '../tags.js';
 import type { DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions } from '../types.js';
 import { isDestroyed, isEnabled, versionLabels, type GcpSecret, type SecretManagerApi } from './gcp-api.js';
 import { GRPC, grpcCodeOf, lastSegment, toDate } from './gcp-client.js';
@@ -79,7 +80,7 @@ export class PerSecretLayout {
       const wasDeleted = ANNOTATION_DELETED_AT in annotations;
       delete annotations[ANNOTATION_DELETED_AT];
       delete annotations[ANNOTATION_DELETED_VERSIONS];
-      if (wasDeleted || (labels !== undefined && !sameMap(labels, secret.labels ?? {}))) {
+      if (wasDeleted || (labels !== undefined && !sameTags(labels, secret.labels ?? {}))) {
         secret = await this.api.update(secret, { annotations, ...(labels ? { labels } : {}) });
       }
     }
@@ -245,16 +246,4 @@ function expiryOf(secret: GcpSecret | undefined, version: string): Date | undefi
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
-}
 
-function isValidName(name: string): boolean {
-  try {
-    assertValidName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -20,7 +20,7 @@ import { DocumentSecrets, type DocumentCache } from './kubernetes-document.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_ANNOTATION } from './kubernetes-mapping.js';
 import { PerSecretSecrets } from './kubernetes-per-secret.js';
 import type { ProviderContext } from './registry.js';
-import { remoteOptionFields } from './remote.js';
+import { mapLimit, remoteOptionFields } from './remote.js';
 import { DEFAULT_GLOBAL_DOCUMENT } from './tenant-document.js';
 
 export type { SecretsApi } from './kubernetes-client.js';
@@ -254,13 +254,6 @@ function groupByScope(refs: SecretRef[]): Map<Scope | undefined, number[]> {
   return groups;
 }
 
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 function defaultContext(): ProviderContext {
   return { baseDir: process.cwd(), env: process.env };

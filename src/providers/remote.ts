@@ -66,6 +66,20 @@ export async function callRemote<T>(
   }
 }
 
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order (getMany without a batch API). */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** Full-jitter exponential backoff: a random delay in [0, base × 2^attempt), capped at 10 s. */
 export function backoffMs(attempt: number, baseMs: number): number {
   return Math.random() * Math.min(10_000, baseMs * 2 ** attempt);

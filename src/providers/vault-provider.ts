@@ -3,17 +3,18 @@
  * vault-layout.ts for the mapping of names, values and versions).
  */
 import { CapabilityError, InvalidNameError, LockboxError, NotFoundError } from '../errors.js';
-import { assertValidName, assertValidScope } from '../names.js';
+import { assertValidName, assertValidScope, isValidName } from '../names.js';
 import { SecretValue } from '../secret-value.js';
+import { sameTags } from '../tags.js';
 import type {
   DeleteOptions, HealthStatus, Provider, ProviderCapabilities, SecretListing, SecretMetadata,
   SecretRecord, SecretRef, SecretVersion, SetOptions,
 } from '../types.js';
-import { callRemote, type RemoteCallOptions } from './remote.js';
+import { callRemote, mapLimit, type RemoteCallOptions } from './remote.js';
 import type { VaultClient } from './vault-client.js';
 import { TenantDocuments } from './vault-documents.js';
 import { classifyVaultError } from './vault-errors.js';
-import { KvV2, mapLimit, type KvMetadata, type KvReadResult } from './vault-kv.js';
+import { KvV2, type KvMetadata, type KvReadResult } from './vault-kv.js';
 import {
   KIND_KEY, OWNER_KEY, decodeSecret, describeHolder, encodeSecret, labelsOf, ownerOf, parseVersion, pathTakenError,
   previousVersion, secretPath, tagsOf, versionsOf, type VersionChoice,
@@ -210,7 +211,7 @@ export class VaultProvider implements Provider {
     const written = await this.#kv.write(path, encodeSecret(value.reveal(), opts.expiresAt), meta?.currentVersion ?? 0);
     const tags = opts.tags && Object.keys(opts.tags).length > 0 ? opts.tags : tagsOf(custom); // no tags: keep the entry's
     const desired = { ...tags, [OWNER_KEY]: ownerOf(ref.scope) };
-    if (!sameMap(desired, custom)) await this.#kv.writeCustomMetadata(path, desired);
+    if (!sameTags(desired, custom)) await this.#kv.writeCustomMetadata(path, desired);
     const at = new Date(written.info.createdTime);
     return { name: ref.name, scope: ref.scope, version: String(written.version), labels: ['current'], createdAt: at, updatedAt: at, expiresAt: opts.expiresAt, tags: { ...tags } };
   }
@@ -266,19 +267,7 @@ function elapsed(started: number): number {
   return Math.round(performance.now() - started);
 }
 
-function sameMap(a: Record<string, string>, b: Record<string, string> | null): boolean {
-  const keys = Object.keys(a);
-  return b !== null && keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
-}
 
-function isValidName(name: string): boolean {
-  try {
-    assertValidName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A list prefix: a partial name; its folder part must be a valid name. */
 function checkPrefix(prefix: string): void {

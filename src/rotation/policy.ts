@@ -4,6 +4,7 @@
  */
 import { LockboxError, NotFoundError } from '../errors.js';
 import { assertValidName, assertValidScope } from '../names.js';
+import { sameTags } from '../tags.js';
 import type { SecretListing, SecretMetadata, SecretRef } from '../types.js';
 import type { GeneratorSpec } from './generator.js';
 import {
@@ -112,7 +113,7 @@ export async function setRotationPolicy(host: RotationHost, address: string | Se
   if (!current) throw new NotFoundError(describeTarget(ref), { hint: 'a policy is set on an existing secret: set or rotate it first' });
   const had = readableOrNone(current.metadata.tags);
   const lastChange = had?.last ?? validTime(current.metadata.tags[ROTATION_LAST_TAG]) ?? current.metadata.createdAt;
-  const unchanged = sameEntries(policyTagsOf(current.metadata.tags), wanted);
+  const unchanged = sameTags(policyTagsOf(current.metadata.tags), wanted);
   if (unchanged) return { provider: provider.id, changed: false, metadata: current.metadata, dueAt: had ? new Date(lastChange.getTime() + had.everyMs) : undefined };
   if (!provider.capabilities.write || !provider.set) throw new LockboxError('CAPABILITY', `provider "${provider.id}" does not support writes, so it cannot hold a rotation policy`, { provider: provider.id });
   const tags = { ...withoutPolicyTags(current.metadata.tags), ...wanted };
@@ -206,10 +207,6 @@ function policyTagsOf(tags: Record<string, string> = {}): Record<string, string>
   return Object.fromEntries(Object.entries(tags).filter(([key]) => key === ROTATION_EVERY_TAG || key === ROTATION_GENERATOR_TAG));
 }
 
-function sameEntries(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
-}
 
 /** For providers whose listings carry no time: the current version's creation time. */
 async function createdAt(host: RotationHost, listing: SecretListing & { provider: string }): Promise<Date> {
