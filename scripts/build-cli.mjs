@@ -8,6 +8,21 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const outfile = 'dist/cli.cjs';
 rmSync(`${outfile}.cache`, { force: true });
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+};
+// The local store's write thread (write_thread: worker) runs this file when the CLI starts it
+// (src/store/write-thread.ts looks for write-worker.cjs beside the bundle).
+await build({ ...common, entryPoints: ['src/store/write-worker.ts'], outfile: 'dist/write-worker.cjs' });
 await build({
   entryPoints: ['src/cli/main.ts'],
   outfile,

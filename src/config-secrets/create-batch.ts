@@ -1,44 +1,36 @@
 /**
  * Group commit for creates. A create is validated and classified by the caller's own call;
- * then it waits here, and every create that arrives while a batch is being written (or in the
- * same tick) goes into the next batch. A batch makes one owner look-up, one coordinate
- * reservation (one commit), one `manager.setMany` (one local-store transaction, one fsync) and
- * one metadata transaction (one commit) for all its creates. A create resolves only after the
- * metadata transaction that holds it has committed.
+ * then it waits here, and every create that arrives while the batch before it is being claimed
+ * (or in the same tick) goes into the next batch. A batch passes three stages, in order:
+ *
+ * 1. claim — one owner look-up and one coordinate reservation (one database commit), so a
+ *    crash after stage 2 leaves rows that garbage collection finds, never unknown secrets;
+ * 2. secrets — one `manager.setMany` (one local-store transaction, one fsync);
+ * 3. commit — one metadata transaction (documents and references); then each create resolves.
+ *
+ * Each stage holds one batch at a time, but different batches fill different stages at once: while
+ * batch N's secrets are sealed and written on the main thread, batch N+1 is claimed and batch N-1
+ * committed by the database (on its worker thread, see worker-dialect.ts).
  *
  * One create cannot fail the others: per-create checks (owner taken, reference ids, coordinates)
  * reject only that create; when a shared step fails, what the batch wrote is undone and its
- * creates run again one at a time (or, when only the metadata transaction failed, each commits
- * on its own with the secrets already written), each settling with its own result or error.
+ * creates are written again, each in a batch of its own (or, when only the metadata transaction
+ * failed, each commits on its own with the secrets already written), each settling with its own
+ * result or error. Two creates of one owner are never in flight together: the second waits for
+ * the first to settle (and then fails as OWNER_TAKEN if the first was stored).
  */
 import type { Insertable } from 'kysely';
 import type { SavedConfig } from './api.js';
+import { commitAlone, commitMembers, settleCommitted, settleEach, type Member, type PendingCreate } from './create-batch-settle.js';
 import { timeOrderedUuid } from './ids.js';
-import { pointerNode } from './nodes.js';
-import { configRow, getOrCreateSecretConfig, insertDocument, isUniqueViolation, setPartialConfig, type Owner } from './repository.js';
-import type { ConfigDocumentTable, SecretConfigTable, SecretReferenceTable } from './schema.js';
+import { configRow } from './repository.js';
+import type { SecretConfigTable } from './schema.js';
 import { collectGarbage } from './secret-io.js';
-import {
-  bindGivenSecrets, bindPlan, commitOrRollback, freshCoordinates, reserveCoordinate, rollbackPlan,
-  type ConfigScope, type PlanContext, type RawSecret, type SecretPlan,
-} from './secret-plan.js';
+import { bindGivenSecrets, freshCoordinates, reserveCoordinate, rollbackPlan, type RawSecret } from './secret-plan.js';
 import { ownerTaken } from './service-errors.js';
 import { ownerKey } from './statements.js';
-import { replaceAtPaths, type ProcessedSecret } from './transform.js';
 
-/** A create whose input is validated and classified; nothing is written yet. */
-export interface PendingCreate {
-  ctx: PlanContext;
-  scope: ConfigScope;
-  owner: Owner;
-  /** The spec as JSON text, taken when create was called. */
-  specText: string;
-  config: Record<string, unknown>;
-  processed: ProcessedSecret[];
-  expiresAt?: Date;
-  resolve: (saved: SavedConfig) => void;
-  reject: (error: unknown) => void;
-}
+export type { PendingCreate } from './create-batch-settle.js';
 
 /** What the batcher needs of the service. */
 export interface CreateBatchOptions {
@@ -51,14 +43,20 @@ export interface CreateBatchOptions {
 /** Most secrets written by one batch (a create with more still goes, alone). */
 const MAX_SECRETS_PER_BATCH = 4096;
 
-/** One create of a batch, with what the batch has done for it so far. */
-interface Member { create: PendingCreate; id: string; plan: SecretPlan; raw: RawSecret[]; referenceIds: Map<string, string>; document?: Insertable<ConfigDocumentTable> }
-
-/** Queues creates and writes them in batches, one batch at a time. */
+/** Queues creates and writes them in batches through the three stages. */
 export class CreateBatcher {
   readonly #o: CreateBatchOptions;
   readonly #queue: PendingCreate[] = [];
+  /** Creates waiting for an earlier create of the same owner to settle, by owner. */
+  readonly #waiting = new Map<string, PendingCreate[]>();
+  /** Owners with a create in a batch that has not settled yet. */
+  readonly #inFlight = new Set<string>();
+  /** When the last batch to enter each stage has left it. */
+  #secretsFree: Promise<void> = Promise.resolve();
+  #commitFree: Promise<void> = Promise.resolve();
   #draining = false;
+  /** Batches claimed and not yet committed. */
+  #pastClaim = 0;
 
   constructor(options: CreateBatchOptions) {
     this.#o = options;
@@ -66,33 +64,57 @@ export class CreateBatcher {
 
   /** Queues a validated create; it settles through its own resolve/reject. */
   submit(create: PendingCreate): void {
+    const key = ownerKey(create.owner);
+    if (this.#inFlight.has(key)) {
+      const waiting = this.#waiting.get(key) ?? [];
+      waiting.push(create);
+      this.#waiting.set(key, waiting);
+      return;
+    }
+    this.#inFlight.add(key);
     this.#queue.push(create);
-    if (this.#draining) return;
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#draining || this.#queue.length === 0) return;
     this.#draining = true;
     void this.#drain();
   }
 
+  /** Takes a batch whenever the claim stage is free; the batch goes on through the later stages by itself. */
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
         // Callers settled by the last batch often create again at once: let their calls arrive first.
         await new Promise((resolve) => setImmediate(resolve));
         const batch = this.#take();
-        try {
-          this.#queue.unshift(...await this.#write(batch));
-        } catch (error) {
-          for (const create of batch) create.reject(error); // unexpected: never leave a caller waiting
-        }
+        const secretsTurn = this.#secretsFree;
+        const commitTurn = this.#commitFree;
+        let leaveSecrets!: () => void;
+        let leaveCommit!: () => void;
+        this.#secretsFree = new Promise((resolve) => { leaveSecrets = resolve; });
+        this.#commitFree = new Promise((resolve) => { leaveCommit = resolve; });
+        const claimed = await this.#claim(batch).catch((error: unknown) => this.#requeue(batch, error));
+        this.#pastClaim++;
+        void this.#finish(claimed, secretsTurn, commitTurn, leaveSecrets, leaveCommit).finally(() => { this.#pastClaim--; });
       }
     } finally {
       this.#draining = false;
     }
+    this.#kick(); // a create requeued after the loop saw an empty queue
   }
 
+  /**
+   * The next batch. When no batch is past its claim, a burst is split in two, so that the second
+   * half is claimed while the first half's secrets are written: the stages overlap from then on.
+   */
   #take(): PendingCreate[] {
+    if (this.#queue[0]?.alone) return this.#queue.splice(0, 1);
+    const limit = this.#pastClaim === 0 ? Math.min(this.#o.maxCreates, Math.ceil(this.#queue.length / 2)) : this.#o.maxCreates;
     let secrets = 0;
     let count = 0;
-    while (count < this.#queue.length && count < this.#o.maxCreates) {
+    while (count < this.#queue.length && count < limit && !this.#queue[count]!.alone) {
       secrets += this.#queue[count]!.processed.length;
       if (count > 0 && secrets > MAX_SECRETS_PER_BATCH) break;
       count++;
@@ -100,62 +122,88 @@ export class CreateBatcher {
     return this.#queue.splice(0, count);
   }
 
-  /** Writes one batch; returns the creates to retry in the next one (a second create of an owner). */
-  async #write(batch: PendingCreate[]): Promise<PendingCreate[]> {
+  /** Stage 1: owner look-up, the given secrets checked, fresh coordinates reserved. Returns the members left. */
+  async #claim(batch: PendingCreate[]): Promise<Member[]> {
     const { db, statements } = batch[0]!.ctx;
-    const deferred: PendingCreate[] = [];
+    const taken = await statements.configsOfOwners(db, batch.map((create) => create.owner));
     let members: Member[] = [];
-    try {
-      const taken = await statements.configsOfOwners(db, batch.map((create) => create.owner));
-      const seen = new Set<string>();
-      for (const create of batch) {
-        const key = ownerKey(create.owner);
-        if (taken.has(key)) create.reject(ownerTaken(create.owner, taken.get(key)));
-        else if (seen.has(key)) deferred.push(create); // after the first one of this owner has settled
-        else {
-          seen.add(key);
-          members.push({ create, id: timeOrderedUuid(), plan: { bindings: [], written: [] }, raw: [], referenceIds: new Map() });
-        }
-      }
-    } catch (error) {
-      return this.#alone(batch, error);
+    for (const create of batch) {
+      const key = ownerKey(create.owner);
+      if (taken.has(key)) this.#settled(create, () => create.reject(ownerTaken(create.owner, taken.get(key))));
+      else members.push({ create, id: timeOrderedUuid(), plan: { bindings: [], written: [] }, raw: [], referenceIds: new Map() });
     }
     members = await settleEach(members, async (member) => {
       const { ctx, processed, owner } = member.create;
       const { bindings, raw } = await bindGivenSecrets(ctx, { processed, owner, persisted: new Map() });
       member.plan.bindings.push(...bindings);
       member.raw = raw;
-    });
-    if (members.length === 0) return deferred;
+    }, (member, error) => this.#settled(member.create, () => member.create.reject(error)));
+    if (members.length === 0) return members;
     try {
       await this.#reserve(members);
-      await this.#writeSecrets(members);
     } catch (error) {
       for (const member of members) await rollbackPlan(member.create.ctx, member.plan);
-      return [...deferred, ...await this.#alone(members.map((m) => m.create), error)];
+      this.#requeue(members.map((m) => m.create), error);
+      return [];
     }
+    return members;
+  }
+
+  /** Stages 2 and 3 of a claimed batch, each in its turn. */
+  async #finish(members: Member[], secretsTurn: Promise<void>, commitTurn: Promise<void>, leaveSecrets: () => void, leaveCommit: () => void): Promise<void> {
+    let written = members;
+    try {
+      await secretsTurn;
+      if (members.length > 0) {
+        try {
+          await this.#writeSecrets(members);
+        } catch (error) {
+          for (const member of members) await rollbackPlan(member.create.ctx, member.plan);
+          this.#requeue(members.map((m) => m.create), error);
+          written = [];
+        }
+      }
+    } finally {
+      leaveSecrets();
+    }
+    try {
+      await commitTurn;
+      if (written.length > 0) await this.#commit(written);
+    } catch (error) {
+      for (const member of written) this.#settled(member.create, () => member.create.reject(error)); // unexpected: never leave a caller waiting
+    } finally {
+      leaveCommit();
+    }
+  }
+
+  /** Stage 3: the metadata transaction (or, when it fails, one per create), then every create settles. */
+  async #commit(members: Member[]): Promise<void> {
     let fast = true;
     try {
-      await this.#commit(members);
+      await commitMembers(members);
     } catch {
       fast = false;
     }
     const settle: Array<() => Promise<void>> = [];
-    for (const member of members) settle.push(fast ? () => this.#settleCommitted(member) : await this.#commitAlone(member));
+    for (const member of members) settle.push(fast ? () => settleCommitted(member, this.#o.get) : await commitAlone(member, this.#o.get));
     await collectGarbage(members[0]!.create.ctx).catch(() => undefined); // what failed is retried by the next call
-    for (const settleOne of settle) await settleOne();
-    return deferred;
+    for (const [i, settleOne] of settle.entries()) {
+      const { create } = members[i]!;
+      this.#release(create);
+      await settleOne();
+    }
   }
 
-  /** A failed shared step: a lone create gets the error; several run again one at a time. */
-  async #alone(creates: PendingCreate[], error: unknown): Promise<PendingCreate[]> {
+  /** A shared step failed: a lone create gets the error; several are written again, each alone. */
+  #requeue(creates: PendingCreate[], error: unknown): Member[] {
     if (creates.length === 1) {
-      creates[0]!.reject(error);
+      this.#settled(creates[0]!, () => creates[0]!.reject(error));
       return [];
     }
-    const deferred: PendingCreate[] = [];
-    for (const create of creates) deferred.push(...await this.#write([create]));
-    return deferred;
+    for (const create of creates) create.alone = true;
+    this.#queue.unshift(...creates);
+    this.#kick();
+    return [];
   }
 
   /** Claims a fresh coordinate (its secret_config row) for every raw value, all in one transaction. */
@@ -173,8 +221,7 @@ export class CreateBatcher {
     }
     if (claims.length === 0) return;
     const { db, statements } = members[0]!.create.ctx;
-    const rows = claims.map((claim) => claim.row);
-    const inserted = await statements.reserveSecretConfigs(db, rows);
+    const inserted = await statements.reserveSecretConfigs(db, claims.map((claim) => claim.row));
     for (const { member, raw, row } of claims) {
       const { ctx, scope } = member.create;
       const claimed = inserted.has(row.id) ? { id: row.id, coordinate: row.external_coordinate } : await reserveCoordinate(ctx, scope, undefined, raw.path);
@@ -183,7 +230,7 @@ export class CreateBatcher {
     }
   }
 
-  /** Every raw value of the batch in one setMany per provider (one local-store transaction). */
+  /** Stage 2: every raw value of the batch in one setMany per provider (one local-store transaction). */
   async #writeSecrets(members: Member[]): Promise<void> {
     const byProvider = new Map<string, Array<{ name: string; value: RawSecret['value']; options?: { expiresAt: Date } }>>();
     for (const member of members) {
@@ -200,101 +247,19 @@ export class CreateBatcher {
     for (const [provider, entries] of byProvider) await manager.setMany(entries, { provider });
   }
 
-  /** One transaction: every document and every reference of the batch. */
-  async #commit(members: Member[]): Promise<void> {
-    const { statements } = members[0]!.create.ctx;
-    const documents: Insertable<ConfigDocumentTable>[] = [];
-    for (const member of members) {
-      for (const binding of member.plan.bindings) member.referenceIds.set(binding.path, timeOrderedUuid());
-      const partial = replaceAtPaths(member.create.config, new Map(member.plan.bindings.map((b) => [b.path, pointerNode(b.coordinate, member.referenceIds.get(b.path))])));
-      member.document = documentRow(member, JSON.stringify(partial));
-      documents.push(member.document);
-    }
-    await members[0]!.create.ctx.db.transaction().execute(async (trx) => {
-      const references: Insertable<SecretReferenceTable>[] = [];
-      for (const member of members) {
-        const { ctx, owner } = member.create;
-        const now = ctx.now.toISOString();
-        for (const b of member.plan.bindings) {
-          const secretConfigId = b.secretConfigId ?? await getOrCreateSecretConfig(trx, { storageId: b.storageId, coordinate: b.coordinate, managed: b.managed, actor: ctx.actor, now });
-          references.push({ id: member.referenceIds.get(b.path)!, secret_config_id: secretConfigId, scope_type: owner.type, scope_id: owner.id, hydration_path: b.path, created_at: now, updated_at: now });
-        }
-      }
-      await statements.insertDocuments(trx, documents);
-      await statements.insertReferences(trx, references);
-    });
+  /** Settles a create that will not be written (again) and lets the next create of its owner go. */
+  #settled(create: PendingCreate, settle: () => void): void {
+    this.#release(create);
+    settle();
   }
 
-  /** Resolves a create of a committed batch, built from what was written (read back where a row was found, not made). */
-  async #settleCommitted(member: Member): Promise<void> {
-    const document = member.document!;
-    const { create } = member;
-    if (member.plan.bindings.some((b) => b.secretConfigId === undefined)) {
-      await this.#o.get(member.id).then(create.resolve, create.reject);
-      return;
-    }
-    const secrets = member.plan.bindings
-      .map((b) => ({ path: b.path, coordinate: b.coordinate, referenceId: member.referenceIds.get(b.path)!, secretConfigId: b.secretConfigId!, managed: b.managed }))
-      .sort((a, b) => compareCodePoints(a.path, b.path));
-    create.resolve({
-      id: member.id, revision: 1, scope: { type: create.scope.type, id: create.scope.id }, owner: { type: create.owner.type, id: create.owner.id },
-      spec: JSON.parse(create.specText), config: JSON.parse(document.partial_config as string), secrets,
-      createdAt: new Date(document.created_at as string), updatedAt: new Date(document.updated_at as string),
-      ...(create.expiresAt === undefined ? {} : { expiresAt: new Date(document.expires_at as string) }),
-    });
+  /** The owner's create is done: the next one waiting for that owner is queued. */
+  #release(create: PendingCreate): void {
+    const key = ownerKey(create.owner);
+    const waiting = this.#waiting.get(key);
+    const next = waiting?.shift();
+    if (waiting !== undefined && waiting.length === 0) this.#waiting.delete(key);
+    this.#inFlight.delete(key);
+    if (next !== undefined) this.submit(next);
   }
-
-  /**
-   * The batch's metadata transaction failed: this create commits on its own (references bound as
-   * an update binds them), with the secrets already written. Returns how to settle its caller.
-   */
-  async #commitAlone(member: Member): Promise<() => Promise<void>> {
-    const { ctx, owner, config, resolve, reject } = member.create;
-    try {
-      await commitOrRollback(ctx, member.plan, async (trx) => {
-        await insertDocument(trx, documentRow(member, '{}'));
-        await setPartialConfig(trx, member.id, await bindPlan(trx, ctx, owner, member.plan, config, []));
-      }, (error) => (isUniqueViolation(error) ? ownerTaken(owner) : error));
-    } catch (error) {
-      return async () => reject(error);
-    }
-    return () => this.#o.get(member.id).then(resolve, reject);
-  }
-}
-
-/** The config_document row of a new config. */
-function documentRow({ id, create }: Member, partialConfig: string): Insertable<ConfigDocumentTable> {
-  const { ctx, scope, owner, specText, expiresAt } = create;
-  const now = ctx.now.toISOString();
-  return {
-    id, scope_type: scope.type, scope_id: scope.id, owner_type: owner.type, owner_id: owner.id, spec: specText, partial_config: partialConfig,
-    revision: 1, expires_at: expiresAt?.toISOString() ?? null, created_by: ctx.actor, updated_by: ctx.actor, created_at: now, updated_at: now,
-  };
-}
-
-/** Runs `step` for every member; a member whose step throws is rejected with that error and dropped. */
-async function settleEach(members: Member[], step: (member: Member) => Promise<void>): Promise<Member[]> {
-  const kept: Member[] = [];
-  for (const member of members) {
-    try {
-      await step(member);
-      kept.push(member);
-    } catch (error) {
-      member.create.reject(error);
-    }
-  }
-  return kept;
-}
-
-/** Orders strings as SQLite's BINARY collation orders their UTF-8 (by code point). */
-function compareCodePoints(a: string, b: string): number {
-  if (a === b) return 0;
-  for (let i = 0, j = 0; i < a.length && j < b.length;) {
-    const x = a.codePointAt(i)!;
-    const y = b.codePointAt(j)!;
-    if (x !== y) return x - y;
-    i += x > 0xffff ? 2 : 1;
-    j += y > 0xffff ? 2 : 1;
-  }
-  return a.length - b.length;
 }

@@ -3,11 +3,11 @@
  * synchronous=FULL, mode 0600) whose values are sealed with envelope encryption
  * (see docs/local-store.md). The store opens on first use and keeps one connection.
  */
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LockboxError } from '../errors.js';
-import { createKeyFile, generateMasterKey, parseMasterKey, type MasterKey } from '../crypto/master-key.js';
+import { storeError } from './local-init.js';
+import { generateMasterKey, type MasterKey } from '../crypto/master-key.js';
 import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
 import {
   loadKey, loadKeySync, masterKeySourceSchema, resolveKeySource, type KeySource, type LoadedMasterKey,
@@ -15,13 +15,16 @@ import {
 import type { SecretValue } from '../secret-value.js';
 import { openStoreDatabase } from '../store/schema.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { checkWrite } from '../store/set-options.js';
+import { StoreWriteThread } from '../store/write-thread.js';
 import type {
   DeleteOptions, HealthStatus, Provider, ProviderCapabilities, Scope, SecretListing, SecretMetadata,
-  SecretRecord, SecretRef, SecretVersion, SetOptions,
+  SecretRecord, SecretRef, SecretVersion, SetEntry, SetOptions,
 } from '../types.js';
 import type { ProviderContext } from './registry.js';
 
 export { generateMasterKey };
+export { initLocalStore, type InitLocalStoreOptions, type InitLocalStoreResult } from './local-init.js';
 
 export const optionsSchema = z.object({
   /** The SQLite file, relative to the config file's directory. @default ".lockbox/store.db" */
@@ -43,84 +46,22 @@ export const optionsSchema = z.object({
    * dispose) so that a repeat read does one AES-GCM open instead of two; 0 disables. @default 1024
    */
   data_key_cache_size: z.number().int().min(0).max(1_000_000).default(1024),
+  /**
+   * Where writes (set, setMany) run. `worker`: on a worker thread with its own connection, so
+   * sealing, inserting and the commit's fsync do not stop the event loop — for servers that write
+   * in bulk (config secrets). `main`: on the calling thread (no thread to start; for the CLI and
+   * short scripts). Reads always run on the calling thread.
+   * @default "main"
+   */
+  write_thread: z.enum(['main', 'worker']).default('main'),
 }).strict();
 
 /** Options of the local encrypted store (see the TSDoc of each field of optionsSchema). */
 export type LocalOptions = z.input<typeof optionsSchema>;
 
-/** Result of initLocalStore. */
-export interface InitLocalStoreResult {
-  storeId: string;
-  /** True when the store file was created now; false when it already existed (and opened with the key). */
-  created: boolean;
-  /** True when a new key file was written. */
-  keyFileCreated: boolean;
-}
-
 /** Builds the provider; nothing is opened until the first call. */
 export function create(id: string, options: LocalOptions = {}, context?: ProviderContext): LocalProvider {
   return new LocalProvider(id, optionsSchema.parse(options), context ?? { baseDir: process.cwd(), env: process.env });
-}
-
-/** What initLocalStore needs. */
-export interface InitLocalStoreOptions {
-  /** The SQLite file to create (absolute, or relative to the working directory). */
-  path: string;
-  /** Where to write a fresh key when no key is given. */
-  masterKeyFile?: string;
-  /** A master key (base64 of 32 bytes) to use instead of writing a key file. */
-  masterKey?: string;
-  /** Environment to take the key from when `masterKey` is not given. */
-  env?: Record<string, string | undefined>;
-  /** Variable of `env` holding the key. @default "LOCKBOX_MASTER_KEY" */
-  masterKeyEnv?: string;
-}
-
-/**
- * Creates a store for `lockbox init`. With a key (`masterKey`, or set in `env`): no key file is
- * written; the store is created, or an existing one is checked against the key (created: false).
- * Without one: a fresh key is written to `masterKeyFile` (mode 0600; ALREADY_EXISTS if that file
- * exists, or if the store exists without it — a store is never paired with a new key).
- */
-export function initLocalStore(options: InitLocalStoreOptions): InitLocalStoreResult {
-  const path = resolve(options.path);
-  const envVar = options.masterKeyEnv ?? 'LOCKBOX_MASTER_KEY';
-  const fromEnv = options.env?.[envVar];
-  let masterKey: MasterKey;
-  let keyFileCreated = false;
-  if (options.masterKey !== undefined) {
-    masterKey = parseMasterKey(options.masterKey, 'the master key given');
-  } else if (fromEnv !== undefined && fromEnv.trim() !== '') {
-    masterKey = parseMasterKey(fromEnv, envVar);
-  } else if (options.masterKeyFile === undefined) {
-    throw new LockboxError('MASTER_KEY_MISSING', `no master key: ${envVar} is not set and no key file path was given`, {
-      hint: `set ${envVar}, or let lockbox init write a key file`,
-    });
-  } else {
-    const keyFile = resolve(options.masterKeyFile);
-    if (fileSize(keyFile) !== undefined) {
-      throw new LockboxError('ALREADY_EXISTS', `the master key file ${keyFile} already exists`, {
-        hint: 'lockbox init never overwrites a key: a store sealed with it would become unreadable',
-      });
-    }
-    if ((fileSize(path) ?? 0) > 0) {
-      throw new LockboxError('ALREADY_EXISTS', `the store ${path} already exists but its key file ${keyFile} does not`, {
-        hint: `set ${envVar} to the key this store was created with; init never pairs a store with a new key`,
-      });
-    }
-    masterKey = parseMasterKey(createKeyFile(keyFile), `key file ${keyFile}`);
-    keyFileCreated = true;
-  }
-  const keyring = new Keyring(masterKey);
-  try {
-    const opened = openStoreDatabase(path, keyring);
-    opened.db.close();
-    return { storeId: opened.storeId, created: opened.created, keyFileCreated };
-  } catch (error) {
-    throw storeError(error, path);
-  } finally {
-    keyring.zero();
-  }
 }
 
 /** The local provider; `undelete` and `purgeExpired` come on top of the Provider interface. */
@@ -136,6 +77,9 @@ export class LocalProvider implements Provider {
   readonly #keySource: KeySource;
   #store: SqliteStore | undefined;
   #opening: Promise<SqliteStore> | undefined;
+  /** write_thread "worker": the thread, and (until it starts) a copy of the key the store was opened with. */
+  #thread: StoreWriteThread | undefined;
+  #loadedKey: MasterKey | undefined;
 
   constructor(readonly id: string, options: z.infer<typeof optionsSchema>, context: ProviderContext) {
     this.#options = options;
@@ -165,11 +109,13 @@ export class LocalProvider implements Provider {
   }
 
   async set(ref: SecretRef, value: SecretValue, opts?: SetOptions): Promise<SecretMetadata> {
+    if (this.#options.write_thread === 'worker') return (await this.#writeOnThread([{ ref, value, opts }]))[0]!;
     return this.#call((store) => store.set(ref, value, opts));
   }
 
   /** Several writes in one transaction (one fsync): all or none. */
   async setMany(entries: Array<{ ref: SecretRef; value: SecretValue; opts?: SetOptions }>): Promise<SecretMetadata[]> {
+    if (this.#options.write_thread === 'worker') return this.#writeOnThread(entries);
     return this.#call((store) => store.setMany(entries));
   }
 
@@ -206,10 +152,34 @@ export class LocalProvider implements Provider {
     }
   }
 
-  /** Closes the connection and zeroes the master key and cached data keys. */
+  /** Closes the connection (and the write thread) and zeroes the master key and cached data keys. */
   async dispose(): Promise<void> {
     this.#store?.close();
     this.#store = undefined;
+    await this.#closeThread();
+  }
+
+  /** set/setMany with write_thread "worker": checked here, written by the thread (started with the store). */
+  async #writeOnThread(entries: readonly SetEntry[]): Promise<SecretMetadata[]> {
+    await (this.#store ?? this.#open());
+    try {
+      for (const { ref, opts } of entries) checkWrite(ref, opts);
+      if (this.#thread?.stopped) this.#thread = undefined;
+      this.#thread ??= new StoreWriteThread(this.path, this.#loadedKey!, this.id);
+      return await this.#thread.setMany(entries);
+    } catch (error) {
+      if (!(error instanceof KeyringMismatchError)) throw storeError(error, this.path, this.id);
+      // Another process rotated the master key: reopen with the new key here; the thread restarts with it.
+      return this.#afterReopen((store) => store.setMany([...entries]));
+    }
+  }
+
+  async #closeThread(): Promise<void> {
+    const thread = this.#thread;
+    this.#thread = undefined;
+    this.#loadedKey?.key.fill(0);
+    this.#loadedKey = undefined;
+    await thread?.close();
   }
 
   async #call<T>(operation: (store: SqliteStore) => T): Promise<T> {
@@ -226,6 +196,7 @@ export class LocalProvider implements Provider {
   async #afterReopen<T>(operation: (store: SqliteStore) => T): Promise<T> {
     this.#store?.close();
     this.#store = undefined;
+    await this.#closeThread();
     const store = await this.#open();
     try {
       return operation(store);
@@ -250,6 +221,7 @@ export class LocalProvider implements Provider {
   }
 
   #openWith(masterKey: MasterKey): SqliteStore {
+    if (this.#options.write_thread === 'worker') this.#loadedKey = { ...masterKey, key: Buffer.from(masterKey.key) };
     const keyring = new Keyring(masterKey);
     let opened: ReturnType<typeof openStoreDatabase> | undefined;
     try {
@@ -263,27 +235,5 @@ export class LocalProvider implements Provider {
       keyring.zero();
       throw storeError(error, this.path, this.id);
     }
-  }
-}
-
-/** LockboxErrors pass through; SQLite and file-system errors become STORE_ERROR (BUSY is transient). */
-function storeError(error: unknown, path: string, provider?: string): LockboxError {
-  if (error instanceof LockboxError) return error;
-  const code = (error as { code?: unknown }).code;
-  const detail = error instanceof Error ? error.message : String(error);
-  const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-  return new LockboxError('STORE_ERROR', `the local store ${path} failed: ${detail}`, {
-    provider,
-    cause: error,
-    transient: busy,
-    hint: busy ? 'another process holds the store; retry' : 'check the path, its permissions and free disk space',
-  });
-}
-
-function fileSize(path: string): number | undefined {
-  try {
-    return statSync(path).size;
-  } catch {
-    return undefined;
   }
 }

@@ -1,7 +1,8 @@
 /** Validation of the options of a store write, skipped for the common empty options. */
 import { z } from 'zod';
 import { LockboxError } from '../errors.js';
-import type { SetOptions } from '../types.js';
+import type { SecretRef, SetOptions } from '../types.js';
+import { checkName, checkScope } from './checked-names.js';
 
 const setOptionsSchema = z.object({
   expiresAt: z.date().refine((d) => !Number.isNaN(d.getTime()), 'expiresAt is not a valid date').optional(),
@@ -22,6 +23,12 @@ export function checkSetOptions(opts: SetOptions): void {
   if (!parsed.success) {
     throw new LockboxError('INVALID_INPUT', `invalid options for set: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
+}
+
+/** Every check of one write (options, name, scope): the name and scope as the store keys them. */
+export function checkWrite(ref: SecretRef, opts: SetOptions = EMPTY_OPTIONS): { name: string; scope: string } {
+  checkSetOptions(opts);
+  return { name: checkName(ref.name), scope: ref.scope ? checkScope(ref.scope) : '' };
 }
 
 function needsValidation(opts: SetOptions): boolean {

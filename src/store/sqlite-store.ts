@@ -17,7 +17,7 @@ import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import { checkName, checkScope } from './checked-names.js';
 import { promotePending } from './promote.js';
-import { checkSetOptions, EMPTY_OPTIONS } from './set-options.js';
+import { checkWrite, EMPTY_OPTIONS } from './set-options.js';
 import { SQL, type OpenedDatabase } from './schema.js';
 import { notFound, tampered } from './store-errors.js';
 import { labelsOf, parseVersion, rowMetadata, type VersionRow } from './version-rows.js';
@@ -105,10 +105,7 @@ export class SqliteStore {
 
   /** Writes several new versions in ONE transaction (one fsync): all are written or none. */
   setMany(entries: Array<{ ref: SecretRef; value: SecretValue; opts?: SetOptions }>): SecretMetadata[] {
-    const items = entries.map(({ ref, value, opts = EMPTY_OPTIONS }) => {
-      checkSetOptions(opts);
-      return { ref, name: checkName(ref.name), scope: ref.scope ? checkScope(ref.scope) : '', value, opts };
-    });
+    const items = entries.map(({ ref, value, opts = EMPTY_OPTIONS }) => ({ ref, ...checkWrite(ref, opts), value, opts }));
     const now = Date.now();
     const plaintexts = items.map((item) => Buffer.from(item.value.reveal(), 'utf8'));
     let written: Array<{ version: number; envelope: Buffer; dataKey: Buffer }>;

@@ -28,13 +28,14 @@ const configOf = (n: number | string) => ({ host: `db-${n}`, api_token: `canary-
 
 interface Env { configs: ConfigSecrets; manager: SecretManager; db: ReturnType<typeof createConfigSecretsDatabase>; dbPath: string; storeWrites: () => number; names: () => Promise<string[]> }
 
-async function setup(t: TestContext, store: 'local' | 'limited' = 'local'): Promise<Env> {
+async function setup(t: TestContext, store: 'local' | 'local-worker' | 'limited' = 'local'): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), 'lockbox-cs-batch-'));
   let provider: Provider;
-  if (store === 'local') {
+  if (store !== 'limited') {
     const key = generateMasterKey();
     initLocalStore({ path: join(dir, 'store.db'), masterKey: key });
-    provider = createLocal('local', { path: 'store.db' }, { baseDir: dir, env: { LOCKBOX_MASTER_KEY: key } });
+    const writeThread = store === 'local-worker' ? 'worker' : 'main';
+    provider = createLocal('local', { path: 'store.db', write_thread: writeThread }, { baseDir: dir, env: { LOCKBOX_MASTER_KEY: key } });
   } else {
     provider = sizeLimited(createMemory('local'), 64);
   }
@@ -56,9 +57,9 @@ async function setup(t: TestContext, store: 'local' | 'limited' = 'local'): Prom
   return { configs, manager, db, dbPath, storeWrites: () => writes, names: async () => (await provider.list!()).map((l) => l.name).sort() };
 }
 
-describe('config secrets: concurrent creates are written together', () => {
+for (const store of ['local', 'local-worker'] as const) describe(`config secrets (${store === 'local' ? 'store writes on the main thread' : 'store writes on a worker thread'}): concurrent creates are written together`, () => {
   test('40 concurrent creates all succeed, in fewer store transactions, each as committed as a lone create', async (t) => {
-    const env = await setup(t);
+    const env = await setup(t, store);
     await env.configs.create({ scope, owner: owner('warm-up'), spec, config: configOf('warm-up') });
     const before = env.storeWrites();
     const saved = await Promise.all(Array.from({ length: 40 }, (_, n) => env.configs.create({ scope, owner: owner(`a${n}`), spec, config: configOf(n) })));
@@ -78,7 +79,7 @@ describe('config secrets: concurrent creates are written together', () => {
   });
 
   test('a config that fails among concurrent ones fails alone, with its own code, leaving nothing behind', async (t) => {
-    const env = await setup(t);
+    const env = await setup(t, store);
     const first = await env.configs.create({ scope, owner: owner('taken'), spec, config: configOf('taken') });
     const bad: Array<[Record<string, unknown>, string, string, RegExp]> = [
       ['taken', configOf('x1'), 'ALREADY_EXISTS', new RegExp(`actor/taken already has a config \\(${first.id}\\)`)],
@@ -110,7 +111,7 @@ describe('config secrets: concurrent creates are written together', () => {
   });
 
   test('two concurrent creates for one owner: the first is saved, the second is ALREADY_EXISTS', async (t) => {
-    const env = await setup(t);
+    const env = await setup(t, store);
     const [a, b] = await Promise.allSettled([
       env.configs.create({ scope, owner: owner('same'), spec, config: configOf('a') }),
       env.configs.create({ scope, owner: owner('same'), spec, config: configOf('b') }),
@@ -145,7 +146,7 @@ describe('config secrets: concurrent creates are written together', () => {
   });
 
   test('an owner with a leftover reference (its config removed outside lockbox) is saved among concurrent creates, reusing that reference', async (t) => {
-    const env = await setup(t);
+    const env = await setup(t, store);
     const old = await env.configs.create({ scope, owner: owner('leftover'), spec, config: configOf('old') });
     await env.db.deleteFrom('config_document').where('id', '=', old.id).execute();
     const [again, ...others] = await Promise.all([
@@ -159,7 +160,7 @@ describe('config secrets: concurrent creates are written together', () => {
   });
 
   test('concurrent updates of one config while creates are being batched: one wins, the others get CONFLICT', async (t) => {
-    const env = await setup(t);
+    const env = await setup(t, store);
     const saved = await env.configs.create({ scope, owner: owner('u'), spec, config: configOf('u0') });
     const updates = Array.from({ length: 4 }, (_, n) => env.configs.update(saved.id, configOf(`u${n + 1}`), { expectedRevision: 1 }));
     const creates = Array.from({ length: 8 }, (_, n) => env.configs.create({ scope, owner: owner(`c${n}`), spec, config: configOf(n) }));

@@ -167,6 +167,25 @@ describe('keys rotate (key file source)', () => {
     await assertAllReadable(seeded);
   });
 
+  it('a provider writing on a worker thread (write_thread: worker) reloads its key after a rotation too', async () => {
+    const seeded = await seed();
+    const provider = create('local', { write_thread: 'worker' }, { baseDir: seeded.dir, env: {} });
+    const before = await provider.set({ name: 'thread/before' }, new SecretValue('canary-thread-before'));
+    const result = await rotate(seeded);
+    const during = await provider.set({ name: 'thread/after' }, new SecretValue('canary-thread-after'));
+    const later = await provider.setMany([{ ref: { name: 'thread/later' }, value: new SecretValue('canary-thread-later') }]);
+    await provider.dispose();
+    const byName = new Map(rows(seeded.dir).map((r) => [r.name, r.key_id]));
+    assert.equal(byName.get('thread/after'), result.toKeyId, 'the first write after the rotation is sealed under the new key');
+    assert.equal(byName.get('thread/later'), result.toKeyId, 'so is the next one, from the restarted thread');
+    seeded.versions.push(
+      { name: 'thread/before', version: before.version, value: 'canary-thread-before' },
+      { name: 'thread/after', version: during.version, value: 'canary-thread-after' },
+      { name: 'thread/later', version: later[0]!.version, value: 'canary-thread-later' },
+    );
+    await assertAllReadable(seeded);
+  });
+
   it('a version whose data key fails authentication stops the rotation with KEY_ROTATION_FAILED; destroying it lets it finish', async () => {
     const seeded = await seed();
     const oldKey = readFileSync(keyFileOf(seeded.dir), 'utf8').trim();
