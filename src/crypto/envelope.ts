@@ -79,24 +79,50 @@ export function unwrapDataKey(masterKey: Buffer, wrapped: Buffer, aad: Buffer): 
  * gives the data key and both IVs; the pieces are written straight into the envelope.
  */
 export function sealEnvelope(masterKey: Buffer, plaintext: Buffer, aad: Buffer, keyAad: Buffer): { envelope: Buffer; dataKey: Buffer } {
-  const random = freshRandomBytes(KEY_BYTES + 2 * IV_BYTES);
+  const { dataKey, wrapped } = newDataKey(masterKey, keyAad);
+  return { envelope: sealWithDataKey(dataKey, wrapped, plaintext, aad), dataKey };
+}
+
+/** A fresh random data key and its wrapping under `masterKey` (iv | tag | encrypted key, 60 bytes). */
+export function newDataKey(masterKey: Buffer, keyAad: Buffer): { dataKey: Buffer; wrapped: Buffer } {
+  const random = freshRandomBytes(KEY_BYTES + IV_BYTES);
   const dataKey = random.subarray(0, KEY_BYTES);
-  const wrapIv = random.subarray(KEY_BYTES, KEY_BYTES + IV_BYTES);
-  const iv = random.subarray(KEY_BYTES + IV_BYTES);
-  const envelope = Buffer.allocUnsafe(ENVELOPE_CIPHERTEXT_OFFSET + plaintext.length);
-  wrapIv.copy(envelope, 0);
-  const wrap = createCipheriv(ALGORITHM, masterKey, wrapIv);
+  const wrapped = Buffer.allocUnsafe(WRAPPED_KEY_BYTES);
+  random.copy(wrapped, 0, KEY_BYTES);
+  const wrap = createCipheriv(ALGORITHM, masterKey, wrapped.subarray(0, IV_BYTES));
   wrap.setAAD(keyAad);
-  wrap.update(dataKey).copy(envelope, IV_BYTES + TAG_BYTES);
+  wrap.update(dataKey).copy(wrapped, IV_BYTES + TAG_BYTES);
   wrap.final();
-  wrap.getAuthTag().copy(envelope, IV_BYTES);
-  iv.copy(envelope, ENVELOPE_IV_OFFSET);
+  wrap.getAuthTag().copy(wrapped, IV_BYTES);
+  return { dataKey, wrapped };
+}
+
+/** Seals `plaintext` under a data key already wrapped (`wrapped`, 60 bytes) as one envelope. */
+export function sealWithDataKey(dataKey: Buffer, wrapped: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
+  const envelope = Buffer.allocUnsafe(ENVELOPE_CIPHERTEXT_OFFSET + plaintext.length);
+  wrapped.copy(envelope, 0, 0, WRAPPED_KEY_BYTES);
+  const iv = envelope.subarray(ENVELOPE_IV_OFFSET, ENVELOPE_TAG_OFFSET);
+  freshRandomInto(iv);
   const cipher = createCipheriv(ALGORITHM, dataKey, iv);
   cipher.setAAD(aad);
   cipher.update(plaintext).copy(envelope, ENVELOPE_CIPHERTEXT_OFFSET);
   cipher.final();
   cipher.getAuthTag().copy(envelope, ENVELOPE_TAG_OFFSET);
-  return { envelope, dataKey };
+  return envelope;
+}
+
+/**
+ * Unwraps a version's data key, which is either its own (wrapped with `versionKeyAad`, bound to
+ * the version) or shared by the versions of one batch write (wrapped with `sharedKeyAad`, bound
+ * to the store and master key; the value's own AAD still binds each version). Throws when it
+ * opens with neither.
+ */
+export function unwrapVersionKey(masterKey: Buffer, wrapped: Buffer, versionKeyAad: Buffer, sharedKeyAad: Buffer): { dataKey: Buffer; shared: boolean } {
+  try {
+    return { dataKey: unwrapDataKey(masterKey, wrapped, versionKeyAad), shared: false };
+  } catch {
+    return { dataKey: unwrapDataKey(masterKey, wrapped, sharedKeyAad), shared: true };
+  }
 }
 
 /** The wrapped data key at the start of an envelope (a view, not a copy). */
@@ -124,6 +150,14 @@ export function valueAad(storeId: string, scope: string, name: string, version: 
 /** AAD of a version's wrapped data key: as valueAad, plus the wrapping master key's id. */
 export function dataKeyAad(storeId: string, scope: string, name: string, version: number, keyId: string): Buffer {
   return Buffer.from(`lockbox:v1:data-key\0${storeId}\0${scope}\0${name}\0${version}\0${keyId}`);
+}
+
+/**
+ * AAD of a data key shared by the versions one batch write seals (SqliteStore.setMany): purpose,
+ * store id and the wrapping master key's id.
+ */
+export function sharedDataKeyAad(storeId: string, keyId: string): Buffer {
+  return Buffer.from(`lockbox:v1:shared-data-key\0${storeId}\0${keyId}`);
 }
 
 /** Seals the known key-check constant under the master key (stored in the meta table). */
@@ -210,6 +244,12 @@ function freshRandomBytes(size: number): Buffer {
   entropy.fill(0, entropyOffset, entropyOffset + size);
   entropyOffset += size;
   return out;
+}
+
+/** Fills `target` with fresh random bytes from the pool (an IV). */
+function freshRandomInto(target: Buffer): void {
+  const random = freshRandomBytes(target.length);
+  random.copy(target);
 }
 
 function keyCheckAad(storeId: string): Buffer {

@@ -7,7 +7,7 @@
  */
 import type Database from 'better-sqlite3';
 import { LockboxError } from '../errors.js';
-import { dataKeyAad, envelopeWrappedKey, sealKeyCheck, unwrapDataKey, wrapDataKey, WRAPPED_KEY_BYTES } from '../crypto/envelope.js';
+import { dataKeyAad, envelopeWrappedKey, sealKeyCheck, sharedDataKeyAad, unwrapVersionKey, wrapDataKey, WRAPPED_KEY_BYTES } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import { ROTATION_META_KEYS, wrapMasterKey, type RotationState } from './key-meta.js';
@@ -129,14 +129,17 @@ function rewrapRow(row: Row, storeId: string, keyring: Keyring, target: MasterKe
   if (from === undefined) {
     throw rotationFailed(`${where} is wrapped by master key id ${String(keyId)}, which is neither the old nor the new key`);
   }
-  let dataKey: Buffer;
+  let unwrapped: { dataKey: Buffer; shared: boolean };
   try {
-    dataKey = unwrapDataKey(from.key, envelopeWrappedKey(envelope), dataKeyAad(storeId, scope, name, version, from.keyId));
+    unwrapped = unwrapVersionKey(from.key, envelopeWrappedKey(envelope), dataKeyAad(storeId, scope, name, version, from.keyId), sharedDataKeyAad(storeId, from.keyId));
   } catch (error) {
     throw rotationFailed(`the data key of ${where} failed authentication (changed or moved)`, error);
   }
+  const { dataKey, shared } = unwrapped;
   try {
-    wrapDataKey(target.key, dataKey, dataKeyAad(storeId, scope, name, version, target.keyId)).copy(envelope, 0, 0, WRAPPED_KEY_BYTES);
+    // A key shared by a batch stays shared (its AAD names no version); each row gets its own wrapping of it.
+    const keyAad = shared ? sharedDataKeyAad(storeId, target.keyId) : dataKeyAad(storeId, scope, name, version, target.keyId);
+    wrapDataKey(target.key, dataKey, keyAad).copy(envelope, 0, 0, WRAPPED_KEY_BYTES);
     update.run(target.keyId, envelope, scope, name, version, keyId);
   } finally {
     dataKey.fill(0);

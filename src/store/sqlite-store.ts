@@ -10,8 +10,8 @@ import type {
   DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions,
 } from '../types.js';
 import {
-  DataKeyCache, dataKeyAad, envelopeWrappedKey, openEnvelope, sealEnvelope, unwrapDataKey, valueAad,
-  WRAPPED_KEY_BYTES,
+  DataKeyCache, dataKeyAad, envelopeWrappedKey, newDataKey, openEnvelope, sealEnvelope, sealWithDataKey, sharedDataKeyAad,
+  unwrapVersionKey, valueAad, WRAPPED_KEY_BYTES,
 } from '../crypto/envelope.js';
 import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
 import type { MasterKey } from '../crypto/master-key.js';
@@ -56,7 +56,15 @@ export class SqliteStore {
     })) as Record<keyof typeof SQL, Statement>;
     this.#writeMany = db.transaction((items, now) => {
       this.#assertActiveKey();
-      return items.map(([scope, name, plaintext, staged, opts]) => this.#insertVersion(scope, name, plaintext, staged, opts, now));
+      // A batch shares one data key (one wrap instead of one per version); a single write has its own.
+      const { key: masterKey, keyId } = this.#keyring.active;
+      const shared = items.length > 1 ? newDataKey(masterKey, sharedDataKeyAad(this.#storeId, keyId)) : undefined;
+      try {
+        return items.map(([scope, name, plaintext, staged, opts]) => this.#insertVersion(scope, name, plaintext, staged, opts, now, shared));
+      } catch (error) {
+        shared?.dataKey.fill(0);
+        throw error;
+      }
     });
     this.#readMany = db.transaction((refs) => refs.map((ref) => this.get(ref)));
   }
@@ -217,11 +225,14 @@ export class SqliteStore {
     if (this.#db.open) this.#db.close();
   }
 
-  #insertVersion(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number) {
+  #insertVersion(scope: string, name: string, plaintext: Buffer, staged: number, opts: SetOptions, now: number, shared?: { dataKey: Buffer; wrapped: Buffer }) {
     const [latest, anyDeleted] = this.#q.latest.get(scope, name) as [number | null, number | null];
     const version = (latest ?? 0) + 1;
     const { key: masterKey, keyId } = this.#keyring.active;
-    const { envelope, dataKey } = sealEnvelope(masterKey, plaintext, valueAad(this.#storeId, scope, name, version), dataKeyAad(this.#storeId, scope, name, version, keyId));
+    const aad = valueAad(this.#storeId, scope, name, version);
+    const { envelope, dataKey } = shared === undefined
+      ? sealEnvelope(masterKey, plaintext, aad, dataKeyAad(this.#storeId, scope, name, version, keyId))
+      : { envelope: sealWithDataKey(shared.dataKey, shared.wrapped, plaintext, aad), dataKey: shared.dataKey };
     try {
       const tags = opts.tags && Object.keys(opts.tags).length > 0 ? JSON.stringify(opts.tags) : null;
       this.#q.insert.run(scope, name, version, staged, now, opts.expiresAt?.getTime() ?? null, tags, keyId, envelope);
@@ -245,7 +256,7 @@ export class SqliteStore {
       const masterKey = this.#keyring.get(keyId);
       if (masterKey === undefined) throw this.#unknownKey(name, scope, version, keyId);
       try {
-        dataKey = unwrapDataKey(masterKey.key, envelopeWrappedKey(envelope), dataKeyAad(this.#storeId, scope, name, version, masterKey.keyId));
+        dataKey = unwrapVersionKey(masterKey.key, envelopeWrappedKey(envelope), dataKeyAad(this.#storeId, scope, name, version, masterKey.keyId), sharedDataKeyAad(this.#storeId, masterKey.keyId)).dataKey;
       } catch (error) {
         throw tampered(this.#providerId, name, scope, version, 'its wrapped data key was changed or moved', error);
       }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   DataKeyCache, dataKeyAad, ENVELOPE_CIPHERTEXT_OFFSET, envelopeWrappedKey, openEnvelope, sealEnvelope, sealKeyCheck,
-  unwrapDataKey, valueAad, verifyKeyCheck, WRAPPED_KEY_BYTES,
+  newDataKey, sealWithDataKey, sharedDataKeyAad, unwrapDataKey, unwrapVersionKey, valueAad, verifyKeyCheck, WRAPPED_KEY_BYTES,
 } from '../../src/crypto/envelope.js';
 import { createKeyFile, generateMasterKey, keyIdOf, loadMasterKey, parseMasterKey } from '../../src/crypto/master-key.js';
 import { LockboxError } from '../../src/errors.js';
@@ -43,6 +43,22 @@ describe('envelope encryption', () => {
     assert.ok(unwrapped.equals(dataKey));
     assert.equal(openEnvelope(unwrapped, envelope, aad).toString(), 'canary-envelope');
     assert.equal(envelope.length, ENVELOPE_CIPHERTEXT_OFFSET + 'canary-envelope'.length);
+  });
+
+  it('a data key shared by a batch: one wrapping, each value sealed under its own AAD; unwrapVersionKey tells which kind it opened', () => {
+    const shared = newDataKey(masterKey, sharedDataKeyAad('store-1', 'k1'));
+    const first = sealWithDataKey(shared.dataKey, shared.wrapped, Buffer.from('canary-first'), valueAad('store-1', '', 'a', 1));
+    const second = sealWithDataKey(shared.dataKey, shared.wrapped, Buffer.from('canary-second'), valueAad('store-1', '', 'b', 1));
+    assert.ok(envelopeWrappedKey(first).equals(envelopeWrappedKey(second)), 'one wrapped key');
+    assert.ok(!first.subarray(ENVELOPE_CIPHERTEXT_OFFSET - 28, ENVELOPE_CIPHERTEXT_OFFSET - 16).equals(second.subarray(ENVELOPE_CIPHERTEXT_OFFSET - 28, ENVELOPE_CIPHERTEXT_OFFSET - 16)), 'a fresh IV per value');
+    const opened = unwrapVersionKey(masterKey, envelopeWrappedKey(second), dataKeyAad('store-1', '', 'b', 1, 'k1'), sharedDataKeyAad('store-1', 'k1'));
+    assert.equal(opened.shared, true);
+    assert.equal(openEnvelope(opened.dataKey, second, valueAad('store-1', '', 'b', 1)).toString(), 'canary-second');
+    assert.throws(() => openEnvelope(opened.dataKey, first, valueAad('store-1', '', 'b', 1)), 'a value moved to another version of the batch');
+    const own = sealEnvelope(masterKey, Buffer.from('canary-own'), aad, keyAad);
+    assert.equal(unwrapVersionKey(masterKey, envelopeWrappedKey(own.envelope), keyAad, sharedDataKeyAad('store-1', 'k1')).shared, false);
+    assert.throws(() => unwrapVersionKey(masterKey, envelopeWrappedKey(second), keyAad, sharedDataKeyAad('store-2', 'k1')), 'another store');
+    assert.throws(() => unwrapVersionKey(randomBytes(32), envelopeWrappedKey(second), keyAad, sharedDataKeyAad('store-1', 'k1')), 'another master key');
   });
 
   it('binds store id, scope, name and version: any other AAD fails to open', () => {

@@ -31,7 +31,7 @@ const storeOf = (dir: string) => join(dir, '.lockbox', 'store.db');
 const keyFileOf = (dir: string) => join(dir, '.lockbox', 'master.key');
 const fileKeyId = (dir: string) => keyIdOf(Buffer.from(readFileSync(keyFileOf(dir), 'utf8').trim(), 'base64'));
 
-/** A store with 24 secrets (some per tenant, one pending, one with two versions) and one destroyed version. */
+/** A store with 27 versions holding a value (some per tenant, one pending, one secret with two versions, three written in one batch) and one destroyed version. */
 async function seed(options: LocalOptions = {}, env: Record<string, string> = {}): Promise<Seeded> {
   const dir = mkdtempSync(join(tmpdir(), 'lockbox-rotate-'));
   dirs.push(dir);
@@ -47,6 +47,9 @@ async function seed(options: LocalOptions = {}, env: Record<string, string> = {}
     const meta = await provider.set({ name: 'multi' }, new SecretValue(value));
     versions.push({ name: 'multi', version: meta.version, value });
   }
+  // Written in one batch: these versions share one data key (re-wrapped per row by a rotation).
+  const batch = await provider.setMany(['a', 'b', 'c'].map((n) => ({ ref: { name: `batch/${n}` }, value: new SecretValue(`canary-batch-${n}`) })));
+  batch.forEach((meta, i) => versions.push({ name: meta.name, version: meta.version, value: `canary-batch-${'abc'[i]}` }));
   const pending = await provider.set({ name: 'staged' }, new SecretValue('canary-pending'), { pending: true });
   versions.push({ name: 'staged', version: pending.version, value: 'canary-pending' });
   await provider.set({ name: 'gone' }, new SecretValue('canary-gone-1'));
@@ -255,7 +258,7 @@ describe('keys rotate: a SIGKILL at each step leaves every secret readable, and 
       if (step === 'batch-committed') {
         const status = await masterKeyStatus({ storePath: storeOf(seeded.dir), source: resolveKeySource(optionsSchema.parse({}), seeded.dir), env: {} });
         assert.equal(status.rotation?.fromKeyId, oldKeyId);
-        assert.equal(status.rotation?.versionsLeft, 24 - 10);
+        assert.equal(status.rotation?.versionsLeft, 27 - 10);
         await rejectsWith(rotate(seeded, { newKeyEnv: 'K' }, { K: generateMasterKey() }), 'INVALID_ARGUMENT',
           new RegExp(`^a rotation to master key id ${status.rotation?.toKeyId} is in progress; the new key given has id [0-9a-f]{16}$`));
       }

@@ -147,6 +147,66 @@ describe('local store: tampering', () => {
   });
 });
 
+describe('local store: a batch write shares one data key', () => {
+  async function batch() {
+    const store = await fresh();
+    await store.provider.setMany([
+      { ref: { name: 'batch/a' }, value: new SecretValue('canary-batch-a') },
+      { ref: { name: 'batch/b' }, value: new SecretValue('canary-batch-b') },
+      { ref: { name: 'batch/c', scope: 'acme' }, value: new SecretValue('canary-batch-c') },
+    ]);
+    await store.provider.set({ name: 'single' }, new SecretValue('canary-single'));
+    await store.provider.dispose();
+    return store;
+  }
+  const wrappedKeys = (dbPath: string) => {
+    const db = rawDb(dbPath);
+    const rows = db.prepare('SELECT name, envelope FROM versions ORDER BY name').raw().all() as Array<[string, Buffer]>;
+    db.close();
+    return new Map(rows.map(([name, envelope]) => [name, envelope.subarray(0, 60).toString('hex')]));
+  };
+
+  it('one wrapped data key for the versions of a setMany; a single set keeps its own; each reads back', async () => {
+    const { dir, key, dbPath } = await batch();
+    const keys = wrappedKeys(dbPath);
+    assert.equal(keys.get('batch/a'), keys.get('batch/b'));
+    assert.equal(keys.get('batch/a'), keys.get('batch/c'));
+    assert.notEqual(keys.get('single'), keys.get('batch/a'));
+    for (const cacheSize of [1024, 0]) {
+      const provider = openLocal(dir, key, { data_key_cache_size: cacheSize });
+      assert.equal((await provider.get({ name: 'batch/a' }))?.value.reveal(), 'canary-batch-a');
+      assert.equal((await provider.get({ name: 'batch/b' }))?.value.reveal(), 'canary-batch-b');
+      assert.equal((await provider.get({ name: 'batch/c', scope: 'acme' }))?.value.reveal(), 'canary-batch-c');
+      assert.equal((await provider.get({ name: 'single' }))?.value.reveal(), 'canary-single');
+      await provider.dispose();
+    }
+  });
+
+  it('a value moved to another version of the same batch still fails to open (its AAD names its version)', async () => {
+    const { dir, key, dbPath } = await batch();
+    const db = rawDb(dbPath);
+    db.prepare("UPDATE versions SET envelope = (SELECT envelope FROM versions WHERE name = 'batch/a') WHERE name = 'batch/b'").run();
+    db.close();
+    const provider = openLocal(dir, key);
+    await rejectsWith(provider.get({ name: 'batch/b' }), 'SECRET_TAMPERED', /^secret batch\/b version 1 failed authentication/, 'canary-batch-a');
+    assert.equal((await provider.get({ name: 'batch/a' }))?.value.reveal(), 'canary-batch-a');
+    await provider.dispose();
+  });
+
+  it('a changed byte of a shared wrapped key fails that version with SECRET_TAMPERED, not the others', async () => {
+    const { dir, key, dbPath } = await batch();
+    const db = rawDb(dbPath);
+    const envelope = db.prepare("SELECT envelope FROM versions WHERE name = 'batch/b'").pluck().get() as Buffer;
+    envelope[20] = (envelope[20] as number) ^ 0x01;
+    db.prepare("UPDATE versions SET envelope = ? WHERE name = 'batch/b'").run(envelope);
+    db.close();
+    const provider = openLocal(dir, key, { data_key_cache_size: 0 });
+    await rejectsWith(provider.get({ name: 'batch/b' }), 'SECRET_TAMPERED', /^secret batch\/b version 1 failed authentication: its wrapped data key was changed or moved/, 'canary-batch-b');
+    assert.equal((await provider.get({ name: 'batch/a' }))?.value.reveal(), 'canary-batch-a');
+    await provider.dispose();
+  });
+});
+
 describe('local store: files on disk', () => {
   it('creates the db, -wal and -shm files with mode 0600 whatever the umask', async () => {
     const previous = process.umask(0o000);
