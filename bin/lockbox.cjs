@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// Loads the bundled CLI (dist/cli.cjs) through a V8 code cache kept beside it: the first run
-// compiles and saves the cache; later runs skip most parsing and compiling. A cache V8 rejects
+// Loads the bundled CLI (dist/cli.cjs) through a V8 code cache kept beside it: the first run of a
+// command compiles and saves the cache; later runs skip most parsing and compiling. A cache V8 rejects
 // (another Node version, a rebuilt bundle) is simply rewritten. Failing to write it is harmless.
 const { readFileSync, writeFileSync, renameSync } = require('node:fs');
 const { join } = require('node:path');
@@ -9,7 +9,10 @@ const { Script } = require('node:vm');
 const { createRequire } = require('node:module');
 
 const file = join(__dirname, '..', 'dist', 'cli.cjs');
-const cacheFile = `${file}.${process.version}.cache`;
+// One cache per command: V8 caches the functions the run that wrote it compiled, so a cache
+// written by `lockbox init` would leave most of `get` or `run` to compile on every start.
+const command = /^[a-z][a-z-]{0,19}$/.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
+const cacheFile = `${file}.${process.version}.${command}.cache`;
 let source;
 try {
   source = readFileSync(file, 'utf8');

@@ -4,10 +4,12 @@
 // `lockbox get` close to a bare `node` start (Node 20 has no module.enableCompileCache).
 // The library (dist/index.js and its .d.ts files) is built by tsc as usual.
 import { build } from 'esbuild';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const outfile = 'dist/cli.cjs';
-rmSync(`${outfile}.cache`, { force: true });
+// Code caches of an older bundle (bin/lockbox.cjs writes cli.cjs.<node version>.<command>.cache).
+mkdirSync('dist', { recursive: true });
+for (const name of readdirSync('dist', { withFileTypes: true })) if (name.isFile() && /^cli\.cjs\..*\.cache$/.test(name.name)) rmSync(`dist/${name.name}`, { force: true });
 const common = {
   bundle: true,
   platform: 'node',

@@ -40,6 +40,9 @@ export interface CreateBatchOptions {
   maxCreates: number;
 }
 
+/** How often create batches retry destroying tombstoned secrets. */
+const COLLECT_EVERY_MS = 1000;
+
 /** Most secrets written by one batch (a create with more still goes, alone). */
 const MAX_SECRETS_PER_BATCH = 4096;
 
@@ -55,6 +58,8 @@ export class CreateBatcher {
   #secretsFree: Promise<void> = Promise.resolve();
   #commitFree: Promise<void> = Promise.resolve();
   #draining = false;
+  /** When create batches last collected garbage (ms since the epoch). */
+  #collectedAt = 0;
   /** Batches claimed and not yet committed. */
   #pastClaim = 0;
 
@@ -186,7 +191,12 @@ export class CreateBatcher {
     }
     const settle: Array<() => Promise<void>> = [];
     for (const member of members) settle.push(fast ? () => settleCommitted(member, this.#o.get) : await commitAlone(member, this.#o.get));
-    await collectGarbage(members[0]!.create.ctx).catch(() => undefined); // what failed is retried by the next call
+    // A batch committed together tombstones nothing: it only retries what an earlier call could not
+    // destroy, at most once a second. A create committed alone may have replaced leftover references.
+    if (!fast || Date.now() - this.#collectedAt >= COLLECT_EVERY_MS) {
+      this.#collectedAt = Date.now();
+      await collectGarbage(members[0]!.create.ctx).catch(() => undefined); // what failed is retried later
+    }
     for (const [i, settleOne] of settle.entries()) {
       const { create } = members[i]!;
       this.#release(create);
