@@ -18,6 +18,8 @@ const common = {
   minify: true,
   keepNames: true,
   legalComments: 'none',
+  // better-sqlite3's JavaScript is bundled (and so code-cached); its compiled addon is loaded from
+  // node_modules at run time (src/store/schema.ts). import.meta.url becomes the bundle's own URL.
   define: { 'import.meta.url': '__bundleUrl' },
   banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
@@ -26,24 +28,13 @@ const common = {
 // (src/store/write-thread.ts looks for write-worker.cjs beside the bundle).
 await build({ ...common, entryPoints: ['src/store/write-worker.ts'], outfile: 'dist/write-worker.cjs' });
 await build({
+  ...common,
   entryPoints: ['src/cli/main.ts'],
   outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  legalComments: 'none',
-  // better-sqlite3's JavaScript is bundled (and so code-cached); its compiled addon is loaded from
-  // node_modules at run time (src/store/schema.ts). import.meta.url becomes the bundle's own URL.
-  define: { 'import.meta.url': '__bundleUrl' },
-  banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   // The cloud SDKs are optional peer dependencies, loaded on first use from node_modules: kept out
   // of the bundle (which they would make ~7 MB) and imported with a real dynamic import() (some are ESM-only).
   external: ['@aws-sdk/*', '@google-cloud/*', '@azure/*', '@kubernetes/*', 'google-gax', 'google-auth-library'],
   supported: { 'dynamic-import': true },
-  logLevel: 'warning',
 });
 
 // A vm.Script cannot import(): the optional SDKs' import("…") calls go through the launcher's

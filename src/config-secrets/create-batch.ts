@@ -147,9 +147,7 @@ export class CreateBatcher {
     try {
       await this.#reserve(members);
     } catch (error) {
-      for (const member of members) await rollbackPlan(member.create.ctx, member.plan);
-      this.#requeue(members.map((m) => m.create), error);
-      return [];
+      return this.#undo(members, error);
     }
     return members;
   }
@@ -163,9 +161,7 @@ export class CreateBatcher {
         try {
           await this.#writeSecrets(members);
         } catch (error) {
-          for (const member of members) await rollbackPlan(member.create.ctx, member.plan);
-          this.#requeue(members.map((m) => m.create), error);
-          written = [];
+          written = await this.#undo(members, error);
         }
       }
     } finally {
@@ -202,6 +198,15 @@ export class CreateBatcher {
       this.#release(create);
       await settleOne();
     }
+  }
+
+  /**
+   * A shared step failed: what the batch wrote is destroyed (what cannot be stays tombstoned for a
+   * later clean-up), then its creates are requeued (see #requeue). Never throws.
+   */
+  async #undo(members: Member[], error: unknown): Promise<Member[]> {
+    for (const member of members) await rollbackPlan(member.create.ctx, member.plan).catch(() => undefined);
+    return this.#requeue(members.map((m) => m.create), error);
   }
 
   /** A shared step failed: a lone create gets the error; several are written again, each alone. */
