@@ -38,8 +38,11 @@ export class StoreWriteThread {
     this.#providerId = providerId;
     const key = Uint8Array.from(masterKey.key);
     const data: WriteThreadData = { path, key, keyId: masterKey.keyId, providerId };
-    this.#worker = startWorker(data);
-    key.fill(0);
+    try {
+      this.#worker = startWorker(data); // workerData is copied to the worker here
+    } finally {
+      key.fill(0);
+    }
     this.#worker.on('message', (reply: WriteReply) => this.#settle(reply));
     this.#worker.on('error', (error) => this.#stop(error));
     this.#worker.on('exit', () => this.#stop(undefined));
@@ -105,6 +108,11 @@ function startWorker(workerData: WriteThreadData): Worker {
   const here = import.meta.url;
   let entry = new URL(here.endsWith('.ts') ? './write-worker-tsx.mjs' : './write-worker.js', here);
   if (!here.endsWith('.ts') && !existsSync(entry)) entry = new URL('./write-worker.cjs', here);
+  if (!existsSync(entry)) {
+    throw new LockboxError('STORE_ERROR', `the local store's write worker ${entry.pathname} is missing`, {
+      provider: workerData.providerId, hint: 'set the local provider\'s write_thread to main, or reinstall lockbox (npm ci builds it)',
+    });
+  }
   return new Worker(entry, { workerData });
 }
 
