@@ -39,7 +39,7 @@ export type Peek = SecretRecord | null | undefined;
 /**
  * Wraps any provider with a TTL + LRU cache, single-flight for concurrent misses and
  * stale-if-error for transient failures. Writes through the wrapper invalidate every cached
- * version of the written secret.
+ * version of the written secret (through an index by name: no scan of the whole cache).
  */
 export class CachedProvider implements Provider {
   readonly id: string;
@@ -48,6 +48,8 @@ export class CachedProvider implements Provider {
   readonly counters: CacheCounters = { hits: 0, misses: 0, stale: 0, errors: 0, evictions: 0, entries: 0 };
   readonly #inner: Provider;
   readonly #entries = new Map<string, Entry>();
+  /** Scoped and versioned keys by `scope\0name`, so a write invalidates its secret without scanning every entry. */
+  readonly #byOwner = new Map<string, Set<string>>();
   readonly #inflight = new Map<string, Promise<SecretRecord | null>>();
   readonly #ttl: number;
   readonly #negativeTtl: number;
@@ -182,14 +184,16 @@ export class CachedProvider implements Provider {
   /** Drops every cached version of one secret. */
   invalidate(ref: SecretRef): void {
     if (ref.scope === undefined) this.#entries.delete(ref.name);
-    const prefix = `${ref.scope ?? ''}\u0000${ref.name}\u0000`;
-    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+    const owner = `${ref.scope ?? ''}\u0000${ref.name}`;
+    for (const key of this.#byOwner.get(owner) ?? []) this.#entries.delete(key);
+    this.#byOwner.delete(owner);
     this.counters.entries = this.#entries.size;
   }
 
   /** Drops everything. */
   clear(): void {
     this.#entries.clear();
+    this.#byOwner.clear();
     this.counters.entries = 0;
   }
 
@@ -234,6 +238,7 @@ export class CachedProvider implements Provider {
   #store(key: string, entry: Entry): void {
     this.#entries.delete(key);
     this.#entries.set(key, entry);
+    this.#index(key, true);
     // Second-chance eviction: an entry used since it was last looked at gets moved to the back.
     let guard = this.#entries.size * 2;
     while (this.#entries.size > this.#max && guard-- > 0) {
@@ -243,10 +248,25 @@ export class CachedProvider implements Provider {
         oldest.touched = false;
         this.#entries.set(oldestKey, oldest);
       } else {
+        this.#index(oldestKey, false);
         this.counters.evictions++;
       }
     }
     this.counters.entries = this.#entries.size;
+  }
+
+  /** Adds or removes a scoped or versioned key in #byOwner (a bare-name key needs no index). */
+  #index(key: string, add: boolean): void {
+    const cut = key.lastIndexOf('\u0000');
+    if (cut < 0) return;
+    const owner = key.slice(0, cut);
+    const keys = this.#byOwner.get(owner);
+    if (add) {
+      if (keys === undefined) this.#byOwner.set(owner, new Set([key]));
+      else keys.add(key);
+    } else if (keys?.delete(key) && keys.size === 0) {
+      this.#byOwner.delete(owner);
+    }
   }
 
   async #set(ref: SecretRef, value: SecretValue, opts?: SetOptions): Promise<SecretMetadata> {

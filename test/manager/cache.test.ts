@@ -107,6 +107,34 @@ describe('cache wrapper', () => {
     assert.equal(await cache.get({ name: 'a' }), null);
   });
 
+  it('a write drops only the written secret\'s entries (every version, its tenant), also after evictions; setMany too', async () => {
+    const inner = flaky('p', { a: 'one', b: 'bee', c: 'sea' });
+    await inner.set!({ name: 'a', scope: 't1' }, new SecretValue('tenant-a'));
+    await inner.set!({ name: 'b', scope: 't1' }, new SecretValue('tenant-b'));
+    inner.setMany = async (entries) => { const written = []; for (const e of entries) written.push(await inner.set!(e.ref, e.value, e.opts)); return written; };
+    const cache = new CachedProvider(inner, { maxEntries: 6 });
+    const reads = [{ name: 'a' }, { name: 'a', version: '1' }, { name: 'a', scope: 't1' }, { name: 'b' }, { name: 'b', scope: 't1' }, { name: 'c', version: '1' }];
+    for (const ref of reads) await cache.get(ref);
+    const before = inner.calls;
+    await cache.set!({ name: 'a', scope: 't1' }, new SecretValue('tenant-a2'));
+    assert.equal((await cache.get({ name: 'a', scope: 't1' }))?.value.reveal(), 'tenant-a2');
+    assert.equal(inner.calls, before + 1, 'only the written tenant entry was fetched again');
+    for (const ref of [{ name: 'a' }, { name: 'a', version: '1' }, { name: 'b', scope: 't1' }, { name: 'c', version: '1' }]) await cache.get(ref);
+    assert.equal(inner.calls, before + 1, 'the other entries were kept');
+    await cache.setMany!([{ ref: { name: 'a' }, value: new SecretValue('two') }, { ref: { name: 'b', scope: 't1' }, value: new SecretValue('tenant-b2') }]);
+    assert.equal((await cache.get({ name: 'a' }))?.value.reveal(), 'two');
+    assert.equal((await cache.get({ name: 'a', version: '1' }))?.value.reveal(), 'one');
+    assert.equal((await cache.get({ name: 'b', scope: 't1' }))?.value.reveal(), 'tenant-b2');
+    assert.equal(inner.calls, before + 4, 'setMany dropped a (both versions) and t1/b, nothing else');
+    // Evict everything by reading other names, then write: nothing stale comes back.
+    for (let i = 0; i < 12; i++) await cache.get({ name: `x${i}`, scope: 't9' });
+    assert.ok(cache.counters.evictions > 0);
+    await inner.set!({ name: 'c' }, new SecretValue('sea-2'));
+    await cache.set!({ name: 'c' }, new SecretValue('sea-3'));
+    assert.equal((await cache.get({ name: 'c', version: '1' }))?.value.reveal(), 'sea');
+    assert.equal(cache.counters.entries <= 6, true);
+  });
+
   it('does not serve a value past its expiresAt', async () => {
     const clock = manualClock(Date.now());
     const inner = flaky('p');
