@@ -8,9 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { LockboxError } from '../errors.js';
 import { Keyring, KeyringMismatchError } from '../crypto/keyring.js';
 import { SecretValue } from '../secret-value.js';
+import type { SecretMetadata } from '../types.js';
 import { openStoreDatabase } from './schema.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { WriteReply, WriteRequest, WriteThreadData } from './write-thread.js';
+import type { WorkerReply } from '../workers/worker-client.js';
+import type { WriteError, WriteRequest, WriteThreadData } from './write-thread.js';
 
 const { path, key, keyId, providerId } = workerData as WriteThreadData;
 let store: SqliteStore | undefined;
@@ -24,15 +26,15 @@ try {
   openError = error;
 }
 
-parentPort!.on('message', ({ id, entries }: WriteRequest) => {
-  let reply: WriteReply;
+parentPort!.on('message', ({ id, entries }: WriteRequest & { id: number }) => {
+  let reply: WorkerReply<SecretMetadata[], WriteError>;
   if (entries === null) {
     store?.close();
-    reply = { id, written: [] };
+    reply = { id, result: [] };
   } else {
     try {
       if (store === undefined) throw openError;
-      reply = { id, written: store.setMany(entries.map(({ ref, value, opts }) => ({ ref, value: new SecretValue(value), opts }))) };
+      reply = { id, result: store.setMany(entries.map(({ ref, value, opts }) => ({ ref, value: new SecretValue(value), opts }))) };
     } catch (error) {
       reply = { id, error: describe(error) };
     }
@@ -40,7 +42,7 @@ parentPort!.on('message', ({ id, entries }: WriteRequest) => {
   parentPort!.postMessage(reply);
 });
 
-function describe(error: unknown): NonNullable<WriteReply['error']> {
+function describe(error: unknown): WriteError {
   if (error instanceof LockboxError) {
     return { code: error.code, message: error.message, hint: error.hint, transient: error.transient, keyringMismatch: error instanceof KeyringMismatchError };
   }
