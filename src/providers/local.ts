@@ -47,14 +47,18 @@ export const optionsSchema = z.object({
    */
   data_key_cache_size: z.number().int().min(0).max(1_000_000).default(1024),
   /**
-   * Where writes (set, setMany) run. `worker`: on a worker thread with its own connection, so
-   * sealing, inserting and the commit's fsync do not stop the event loop — for servers that write
-   * in bulk (config secrets). `main`: on the calling thread (no thread to start; for the CLI and
-   * short scripts). Reads always run on the calling thread.
-   * @default "main"
+   * Where writes run. `auto`: a bulk write (a setMany of at least 64 secrets, e.g. a batch of
+   * config-secrets creates) on a worker thread with its own connection — sealing, inserting and
+   * the commit's fsync then do not stop the event loop — and every smaller write on the calling
+   * thread (no thread is started for them). `worker`: every write on the worker. `main`: every
+   * write on the calling thread. Reads always run on the calling thread.
+   * @default "auto"
    */
-  write_thread: z.enum(['main', 'worker']).default('main'),
+  write_thread: z.enum(['auto', 'main', 'worker']).default('auto'),
 }).strict();
+
+/** Entries from which a setMany is a bulk write (write_thread "auto"). */
+export const BULK_WRITE_ENTRIES = 64;
 
 /** Options of the local encrypted store (see the TSDoc of each field of optionsSchema). */
 export type LocalOptions = z.input<typeof optionsSchema>;
@@ -77,7 +81,7 @@ export class LocalProvider implements Provider {
   readonly #keySource: KeySource;
   #store: SqliteStore | undefined;
   #opening: Promise<SqliteStore> | undefined;
-  /** write_thread "worker": the thread, and (until it starts) a copy of the key the store was opened with. */
+  /** The write thread (see write_thread) and a copy of the key the store was opened with, to start it. */
   #thread: StoreWriteThread | undefined;
   #loadedKey: MasterKey | undefined;
 
@@ -109,13 +113,13 @@ export class LocalProvider implements Provider {
   }
 
   async set(ref: SecretRef, value: SecretValue, opts?: SetOptions): Promise<SecretMetadata> {
-    if (this.#options.write_thread === 'worker') return (await this.#writeOnThread([{ ref, value, opts }]))[0]!;
+    if (this.#onThread(1)) return (await this.#writeOnThread([{ ref, value, opts }]))[0]!;
     return this.#call((store) => store.set(ref, value, opts));
   }
 
   /** Several writes in one transaction (one fsync): all or none. */
   async setMany(entries: Array<{ ref: SecretRef; value: SecretValue; opts?: SetOptions }>): Promise<SecretMetadata[]> {
-    if (this.#options.write_thread === 'worker') return this.#writeOnThread(entries);
+    if (this.#onThread(entries.length)) return this.#writeOnThread(entries);
     return this.#call((store) => store.setMany(entries));
   }
 
@@ -159,7 +163,18 @@ export class LocalProvider implements Provider {
     await this.#closeThread();
   }
 
-  /** set/setMany with write_thread "worker": checked here, written by the thread (started with the store). */
+  /** True while the write thread (see write_thread) is running: started by the first write it takes, stopped by dispose. */
+  get writeThreadRunning(): boolean {
+    return this.#thread !== undefined && !this.#thread.stopped;
+  }
+
+  /** Whether a write of `entries` secrets goes to the write thread (see write_thread). */
+  #onThread(entries: number): boolean {
+    const mode = this.#options.write_thread;
+    return mode === 'worker' || (mode === 'auto' && entries >= BULK_WRITE_ENTRIES);
+  }
+
+  /** A write on the write thread: checked here, written by the thread (started on the first such write). */
   async #writeOnThread(entries: readonly SetEntry[]): Promise<SecretMetadata[]> {
     await (this.#store ?? this.#open());
     try {
@@ -221,7 +236,7 @@ export class LocalProvider implements Provider {
   }
 
   #openWith(masterKey: MasterKey): SqliteStore {
-    if (this.#options.write_thread === 'worker') this.#loadedKey = { ...masterKey, key: Buffer.from(masterKey.key) };
+    if (this.#options.write_thread !== 'main') this.#loadedKey = { ...masterKey, key: Buffer.from(masterKey.key) };
     const keyring = new Keyring(masterKey);
     let opened: ReturnType<typeof openStoreDatabase> | undefined;
     try {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { LockboxError } from '../../src/errors.js';
-import { create, generateMasterKey, type LocalProvider } from '../../src/providers/local.js';
+import { BULK_WRITE_ENTRIES, create, generateMasterKey, type LocalProvider } from '../../src/providers/local.js';
 import { SecretValue } from '../../src/secret-value.js';
 import { providerContract } from '../providers/contract.js';
 import { runCli, scratch } from '../cli/run-cli.js';
@@ -125,10 +125,29 @@ describe('local store: writes on a worker thread', () => {
     await provider.dispose();
   });
 
+  it('auto (the default): a setMany of 64 secrets or more runs on the thread; smaller writes stay on the calling thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockbox-write-thread-'));
+    dirs.push(dir);
+    const provider = create('local', {}, { baseDir: dir, env: { LOCKBOX_MASTER_KEY: generateMasterKey() } });
+    const batch = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ ref: { name: `${prefix}/${i}` }, value: new SecretValue(`canary-${prefix}-${i}`) }));
+    await provider.set({ name: 'single' }, new SecretValue('canary-single'));
+    await provider.setMany(batch(BULK_WRITE_ENTRIES - 1, 'small'));
+    assert.equal(provider.writeThreadRunning, false, 'no thread for a single write or a small batch');
+    const written = await provider.setMany(batch(BULK_WRITE_ENTRIES, 'bulk'));
+    assert.equal(provider.writeThreadRunning, true, 'a bulk write started the thread');
+    assert.equal(written.length, BULK_WRITE_ENTRIES);
+    await provider.set({ name: 'single' }, new SecretValue('canary-single-2'));
+    assert.deepEqual((await provider.versions({ name: 'single' })).map((v) => v.version), ['1', '2'], 'both paths number versions in one sequence');
+    assert.equal((await provider.get({ name: `bulk/${BULK_WRITE_ENTRIES - 1}` }))?.value.reveal(), `canary-bulk-${BULK_WRITE_ENTRIES - 1}`);
+    assert.equal((await provider.get({ name: 'small/0' }))?.value.reveal(), 'canary-small-0');
+    await provider.dispose();
+    assert.equal(provider.writeThreadRunning, false, 'dispose stops it');
+  });
+
   it('the option is checked: an unknown value is refused with the choices', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockbox-write-thread-'));
     dirs.push(dir);
-    assert.throws(() => create('local', { write_thread: 'fiber' as 'main' }, { baseDir: dir, env: {} }), /write_thread[\s\S]*'main' \| 'worker'/);
+    assert.throws(() => create('local', { write_thread: 'fiber' as 'main' }, { baseDir: dir, env: {} }), /write_thread[\s\S]*'auto' \| 'main' \| 'worker'/);
   });
 });
 
