@@ -201,3 +201,22 @@ export function versionLabels(versions: GcpVersion[]): { current?: string; previ
     previous: older.find((v) => v.enabled)?.n.toString(),
   };
 }
+
+/** A numbered version as Secret Manager names them. */
+export const VERSION_NUMBER = /^[1-9]\d{0,17}$/;
+
+/**
+ * The version id to access for a lockbox version selector, with the labels a read reports:
+ * `current` → `latest`; `previous` → the previous enabled version (looked up with `versions`,
+ * which gives undefined when the secret is missing); a number → itself. Null when there is no
+ * such version (or the selector is not one); undefined when `versions` found no secret.
+ */
+export async function selectVersion(selector: string, versions: () => Promise<GcpVersion[] | undefined>): Promise<{ versionId: string; labels: string[] } | null | undefined> {
+  if (selector === 'current') return { versionId: 'latest', labels: ['current'] };
+  if (VERSION_NUMBER.test(selector)) return { versionId: selector, labels: [] };
+  if (selector !== 'previous') return null;
+  const all = await versions();
+  if (all === undefined) return undefined;
+  const previous = versionLabels(all).previous;
+  return previous === undefined ? null : { versionId: previous, labels: ['previous'] };
+}

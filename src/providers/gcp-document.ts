@@ -8,7 +8,7 @@ import { CapabilityError, LockboxError, NotFoundError } from '../errors.js';
 import { isValidName } from '../names.js';
 import { SecretValue } from '../secret-value.js';
 import type { DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions } from '../types.js';
-import { isDestroyed, isEnabled, versionLabels, type SecretManagerApi } from './gcp-api.js';
+import { isDestroyed, isEnabled, selectVersion, versionLabels, type SecretManagerApi } from './gcp-api.js';
 import { lastSegment, toDate } from './gcp-client.js';
 import { collision, documentId, identityAnnotations, identityOf, type GcpNaming } from './gcp-naming.js';
 import { parseTenantDocument, serializeTenantDocument } from './tenant-document.js';
@@ -46,22 +46,9 @@ export class DocumentLayout {
   }
 
   async get(ref: SecretRef, cache?: DocumentCache): Promise<SecretRecord | null> {
-    const selector = ref.version ?? 'current';
-    let versionId: string;
-    let labels: string[] = [];
-    if (selector === 'current') {
-      versionId = 'latest';
-      labels = ['current'];
-    } else if (selector === 'previous') {
-      const previous = versionLabels(await this.api.versions(this.id(ref.scope)) ?? []).previous;
-      if (!previous) return null;
-      versionId = previous;
-      labels = ['previous'];
-    } else if (/^[1-9]\d{0,17}$/.test(selector)) {
-      versionId = selector;
-    } else {
-      return null;
-    }
+    const selected = await selectVersion(ref.version ?? 'current', async () => await this.api.versions(this.id(ref.scope)) ?? []);
+    if (!selected) return null;
+    const { versionId, labels } = selected;
     const document = await this.read(ref.scope, versionId, cache);
     const value = document?.entries.get(ref.name);
     if (!document || value === undefined) return null;

@@ -14,14 +14,13 @@ import { isValidName } from '../names.js';
 import { SecretValue } from '../secret-value.js';
 import { sameTags } from '../tags.js';
 import type { DeleteOptions, SecretListing, SecretMetadata, SecretRecord, SecretRef, SecretVersion, SetOptions } from '../types.js';
-import { isDestroyed, isEnabled, versionLabels, type GcpSecret, type SecretManagerApi } from './gcp-api.js';
+import { VERSION_NUMBER, isDestroyed, isEnabled, selectVersion, versionLabels, type GcpSecret, type SecretManagerApi } from './gcp-api.js';
 import { GRPC, grpcCodeOf, lastSegment, toDate } from './gcp-client.js';
 import {
   ANNOTATION_DELETED_AT, ANNOTATION_DELETED_VERSIONS, collision, expiryAnnotation, identityAnnotations, identityOf, idPart,
   isIdentity, perSecretId, reverseUnannotatedId, type GcpNaming,
 } from './gcp-naming.js';
 
-const VERSION_NUMBER = /^[1-9]\d{0,17}$/;
 const EPOCH = new Date(0);
 
 export class PerSecretLayout {
@@ -29,24 +28,9 @@ export class PerSecretLayout {
 
   async get(ref: SecretRef): Promise<SecretRecord | null | undefined> {
     const id = perSecretId(this.naming, ref.name, ref.scope);
-    const selector = ref.version ?? 'current';
-    let versionId: string;
-    let labels: string[] = [];
-    if (selector === 'current') {
-      versionId = 'latest';
-      labels = ['current'];
-    } else if (selector === 'previous') {
-      const versions = await this.api.versions(id);
-      if (!versions) return undefined;
-      const previous = versionLabels(versions).previous;
-      if (!previous) return null;
-      versionId = previous;
-      labels = ['previous'];
-    } else if (VERSION_NUMBER.test(selector)) {
-      versionId = selector;
-    } else {
-      return null;
-    }
+    const selected = await selectVersion(ref.version ?? 'current', () => this.api.versions(id));
+    if (selected === undefined || selected === null) return selected;
+    const { versionId, labels } = selected;
     const [accessed, secret] = await Promise.all([this.api.access(id, versionId), this.api.metadata(id)]);
     if (secret === undefined) return undefined;
     if (secret !== 'unreadable' && !this.#owns(secret, id, ref)) return undefined;

@@ -81,9 +81,8 @@ export class LocalProvider implements Provider {
   readonly #keySource: KeySource;
   #store: SqliteStore | undefined;
   #opening: Promise<SqliteStore> | undefined;
-  /** The write thread (see write_thread) and a copy of the key the store was opened with, to start it. */
+  /** The write thread (see write_thread), started with the store's active master key. */
   #thread: StoreWriteThread | undefined;
-  #loadedKey: MasterKey | undefined;
 
   constructor(readonly id: string, options: z.infer<typeof optionsSchema>, context: ProviderContext) {
     this.#options = options;
@@ -176,11 +175,11 @@ export class LocalProvider implements Provider {
 
   /** A write on the write thread: checked here, written by the thread (started on the first such write). */
   async #writeOnThread(entries: readonly SetEntry[]): Promise<SecretMetadata[]> {
-    await (this.#store ?? this.#open());
+    const store = this.#store ?? await this.#open();
     try {
       for (const { ref, opts } of entries) checkWrite(ref, opts);
       if (this.#thread?.stopped) this.#thread = undefined;
-      this.#thread ??= new StoreWriteThread(this.path, this.#loadedKey!, this.id);
+      this.#thread ??= new StoreWriteThread(this.path, store.activeMasterKey, this.id);
       return await this.#thread.setMany(entries);
     } catch (error) {
       if (!(error instanceof KeyringMismatchError)) throw storeError(error, this.path, this.id);
@@ -192,8 +191,6 @@ export class LocalProvider implements Provider {
   async #closeThread(): Promise<void> {
     const thread = this.#thread;
     this.#thread = undefined;
-    this.#loadedKey?.key.fill(0);
-    this.#loadedKey = undefined;
     await thread?.close();
   }
 
@@ -236,7 +233,6 @@ export class LocalProvider implements Provider {
   }
 
   #openWith(masterKey: MasterKey): SqliteStore {
-    if (this.#options.write_thread !== 'main') this.#loadedKey = { ...masterKey, key: Buffer.from(masterKey.key) };
     const keyring = new Keyring(masterKey);
     let opened: ReturnType<typeof openStoreDatabase> | undefined;
     try {

@@ -74,6 +74,11 @@ export class SqliteStore {
     return this.#storeId;
   }
 
+  /** The master key new versions are sealed under (the write thread starts with a copy). */
+  get activeMasterKey(): MasterKey {
+    return this.#keyring.active;
+  }
+
   get(ref: SecretRef): SecretRecord | null {
     const name = checkName(ref.name);
     const scope = ref.scope ? checkScope(ref.scope) : '';

@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { LockboxError } from '../../src/errors.js';
 import { BULK_WRITE_ENTRIES, create, generateMasterKey, type LocalProvider } from '../../src/providers/local.js';
 import { SecretValue } from '../../src/secret-value.js';
 import { providerContract } from '../providers/contract.js';
+import { WorkerClient } from '../../src/workers/worker-client.js';
 import { runCli, scratch } from '../cli/run-cli.js';
 
 const dirs: string[] = [];
@@ -142,6 +144,22 @@ describe('local store: writes on a worker thread', () => {
     assert.equal((await provider.get({ name: 'small/0' }))?.value.reveal(), 'canary-small-0');
     await provider.dispose();
     assert.equal(provider.writeThreadRunning, false, 'dispose stops it');
+  });
+
+  it('a worker file missing from the install is STORE_ERROR naming where it was looked for, with the fix', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockbox-write-thread-'));
+    dirs.push(dir);
+    const start = () => new WorkerClient({
+      from: pathToFileURL(join(dir, 'write-thread.js')).href, name: 'write-worker', workerData: {},
+      toError: () => new Error('unused'), stopped: () => new LockboxError('STORE_ERROR', 'stopped'),
+    });
+    assert.throws(start, (error: unknown) => {
+      assert.ok(error instanceof LockboxError);
+      assert.equal(error.code, 'STORE_ERROR');
+      assert.equal(error.message, `the worker write-worker is missing beside ${dir}/`);
+      assert.equal(error.hint, 'reinstall lockbox (npm ci builds it), or turn the worker option off (write_thread: main)');
+      return true;
+    });
   });
 
   it('the option is checked: an unknown value is refused with the choices', () => {
